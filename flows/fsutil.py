@@ -1,0 +1,90 @@
+"""Atomic file writes, content hashes and the code/package versions a manifest records."""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+PACKAGES = ("assay", "polars", "duckdb", "prefect", "datasketch", "numpy", "numba", "orjson", "torch",
+            "fasttext-numpy2", "presidio-analyzer", "zstandard", "pyarrow", "tokenizers")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write then rename, so that a file under its final name is always complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    # Fixed compression and no statistics drift: same frame -> same bytes.
+    frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+    os.replace(tmp, path)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def code_version() -> str:
+    """Git commit (with '+dirty') when run from a checkout, plus a hash of the shipped sources so
+    that an installed copy without .git still says exactly which code ran."""
+    h = hashlib.sha256()
+    for pkg in ("flows", "stages", "schemas"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            h.update(path.relative_to(ROOT).as_posix().encode())
+            h.update(path.read_bytes())
+    version = f"src-{h.hexdigest()[:12]}"
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                                capture_output=True, text=True, timeout=5)
+        if commit.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "flows", "stages", "schemas"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            version = f"git-{commit.stdout.strip()}{'+dirty' if dirty else ''} {version}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return version
+
+
+def crashpoint(name: str) -> None:
+    """Test hook: ASSAY_CRASH_AT=<name> kills the process here with SIGKILL, as a power cut would."""
+    if os.environ.get("ASSAY_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

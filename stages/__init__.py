@@ -1,0 +1,1 @@
+"""Curation stages, one module each. `registry.STAGES` lists them in default order."""

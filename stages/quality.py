@@ -1,0 +1,85 @@
+"""Heuristic quality rules in the Gopher (Rae et al. 2021) and C4 (Raffel et al. 2020) style.
+
+Every score is computed for every document and recorded in its decision; the first rule a
+document breaks is its removal reason, so thresholds can be tuned later from the ledger alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+
+from stages.base import Scope, StageResult, decide
+
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")  # Gopher's list
+BULLETS = r"^\s*[•\-\*‣●▪◦·–]"
+ELLIPSIS = r"(\.\.\.|…)\s*$"
+
+
+@dataclass(frozen=True)
+class Quality:
+    name: ClassVar[str] = "quality"
+    version: ClassVar[int] = 1
+    reasons: ClassVar[frozenset[str]] = frozenset({
+        "too_few_words", "too_many_words", "mean_word_length_out_of_range", "too_many_symbols",
+        "too_many_bullet_lines", "too_many_ellipsis_lines", "too_few_alphabetic_words",
+        "missing_stop_words", "too_many_duplicate_lines", "lorem_ipsum",
+    })
+    scope: ClassVar[Scope] = "document"
+    min_words: int = 50
+    max_words: int = 100_000
+    min_mean_word_length: float = 3.0
+    max_mean_word_length: float = 10.0
+    max_symbol_ratio: float = 0.1
+    max_bullet_line_fraction: float = 0.9
+    max_ellipsis_line_fraction: float = 0.3
+    min_alpha_word_fraction: float = 0.8
+    min_stop_words: int = 2
+    max_duplicate_line_fraction: float = 0.3
+
+    def apply(self, docs: pl.DataFrame) -> StageResult:
+        words = pl.col("text").str.extract_all(r"\S+")
+        lines = pl.col("text").str.split("\n").list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
+        n_lines = lines.list.len()
+
+        def line_fraction(pattern: str) -> pl.Expr:
+            hits = lines.list.eval(pl.element().str.contains(pattern)).list.sum()
+            return pl.when(n_lines > 0).then(hits / n_lines).otherwise(0.0)
+
+        n_words = words.list.len()
+        symbols = pl.col("text").str.count_matches(r"#|\.\.\.|…")
+        scores = {
+            "quality_words": n_words.cast(pl.Int64),
+            "quality_mean_word_length": words.list.eval(pl.element().str.len_chars()).list.mean().fill_null(0.0),
+            "quality_symbol_ratio": (symbols / pl.max_horizontal(n_words, pl.lit(1))).cast(pl.Float64),
+            "quality_bullet_lines": line_fraction(BULLETS).cast(pl.Float64),
+            "quality_ellipsis_lines": line_fraction(ELLIPSIS).cast(pl.Float64),
+            "quality_alpha_words": words.list.eval(pl.element().str.contains(r"[^\W\d_]")).list.mean().fill_null(0.0),
+            "quality_stop_words": words.list.eval(pl.element().str.to_lowercase().is_in(STOP_WORDS)).list.sum().cast(pl.Int64),
+            "quality_duplicate_lines": pl.when(n_lines > 0)
+            .then(1.0 - lines.list.n_unique() / n_lines)
+            .otherwise(0.0)
+            .cast(pl.Float64),
+            "quality_lorem_ipsum": pl.col("text").str.to_lowercase().str.contains("lorem ipsum"),
+        }
+        c = pl.col
+        rules = [
+            (c("quality_words") < self.min_words, "too_few_words"),
+            (c("quality_words") > self.max_words, "too_many_words"),
+            (~c("quality_mean_word_length").is_between(self.min_mean_word_length, self.max_mean_word_length),
+             "mean_word_length_out_of_range"),
+            (c("quality_symbol_ratio") > self.max_symbol_ratio, "too_many_symbols"),
+            (c("quality_bullet_lines") > self.max_bullet_line_fraction, "too_many_bullet_lines"),
+            (c("quality_ellipsis_lines") > self.max_ellipsis_line_fraction, "too_many_ellipsis_lines"),
+            (c("quality_alpha_words") < self.min_alpha_word_fraction, "too_few_alphabetic_words"),
+            (c("quality_stop_words") < self.min_stop_words, "missing_stop_words"),
+            (c("quality_duplicate_lines") > self.max_duplicate_line_fraction, "too_many_duplicate_lines"),
+            (c("quality_lorem_ipsum"), "lorem_ipsum"),
+        ]
+        # Scores first, decision second: the rules read the score columns, never the raw text.
+        scored = docs.with_columns(**scores)
+        reason = pl.lit(None, pl.String)
+        for cond, name in reversed(rules):
+            reason = pl.when(cond).then(pl.lit(name)).otherwise(reason)
+        return decide(scored, reason=reason, scores={k: pl.col(k) for k in scores})
