@@ -117,6 +117,9 @@ def read_jsonl(cfg: Ingest, path: Path, fmt: str, ids: IdBook) -> Iterator[tuple
         except UnicodeDecodeError as exc:
             yield "quarantine", _row(name, line, "invalid_utf8", f"byte {exc.start}: {exc.reason}", raw)
             continue
+        if b"\x00" in raw:
+            yield "quarantine", _row(name, line, "nul_bytes", "the line contains NUL bytes", raw)
+            continue
         try:
             rec = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

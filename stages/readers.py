@@ -2,7 +2,6 @@
 raising, so that one truncated file costs its tail (quarantined) and never the run."""
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,16 +64,21 @@ def discover(paths: list[str]) -> list[Path]:
 def _chunks(path: Path, fmt: str) -> Iterator[bytes | Exception]:
     with open(path, "rb") as fh:
         if fmt == "jsonl.gz":
-            stream = gzip.GzipFile(fileobj=fh)
-            while True:
-                try:
-                    block = stream.read(CHUNK)
-                except (EOFError, OSError, zlib.error) as exc:
-                    yield exc
-                    return
-                if not block:
-                    return
-                yield block
+            # zlib directly rather than GzipFile: on a truncated stream GzipFile raises and drops
+            # everything it decoded in that read; a decompressobj hands over all it could decode.
+            dobj = zlib.decompressobj(wbits=31)
+            while block := fh.read(CHUNK):
+                while block:
+                    try:
+                        yield dobj.decompress(block)
+                    except zlib.error as exc:
+                        yield exc
+                        return
+                    block = dobj.unused_data  # a concatenated (multi-member) gzip file
+                    if block:
+                        dobj = zlib.decompressobj(wbits=31)
+            if not dobj.eof:
+                yield EOFError("gzip stream ended before its end-of-stream marker")
         elif fmt == "jsonl.zst":
             dobj = zstandard.ZstdDecompressor().decompressobj()
             while block := fh.read(CHUNK):
