@@ -1,0 +1,103 @@
+"""Throughput of the curation pipeline, per stage and end to end, on one core.
+
+    python -m eval.bench.throughput [--generated-docs 20000]
+
+Corpora: (1) real text from ../shared/data/web — Reuters-21578 bodies, BBC News (all 2,225) and the
+article benchmark's gold text; (2) a generated corpus (flows.demo prose, ~3 KB documents with
+planted duplicates). The process pins itself to one CPU and one Polars/Numba thread before
+importing them, so the figures are per core. Prints MB/s of input text for each step.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+if os.environ.get("_ASSAY_BENCH_PINNED") != "1":  # re-exec with one thread everywhere, set before imports
+    env = os.environ | {"_ASSAY_BENCH_PINNED": "1", "POLARS_MAX_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+                        "OMP_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+    os.execve(sys.executable, [sys.executable, "-m", "eval.bench.throughput", *sys.argv[1:]], env)
+
+import json  # noqa: E402
+import random  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from eval.build_raw_release import reuters  # noqa: E402
+from eval.sources import bbc_articles, shared_data_root  # noqa: E402
+from flows.demo import article, near_copy  # noqa: E402
+from flows.runner import RunOptions, default_stages, run_local  # noqa: E402
+
+
+def real_corpus(root: Path, out: Path) -> int:
+    texts = list(reuters(root))
+    texts += [t for _, t in bbc_articles(root, heldout=False)] + [t for _, t in bbc_articles(root, heldout=True)]
+    gold = json.loads((root / "web" / "article_extraction_benchmark" / "ground-truth.json").read_text(encoding="utf-8"))
+    texts += [gold[k]["articleBody"] for k in sorted(gold)]
+    return _write(out, [t for t in texts if t.strip()])
+
+
+def generated_corpus(out: Path, n: int) -> int:
+    rng = random.Random(0)
+    texts: list[str] = []
+    for _ in range(n):
+        r = rng.random()
+        if texts and r < 0.1:
+            texts.append(rng.choice(texts))
+        elif texts and r < 0.15:
+            texts.append(near_copy(rng, rng.choice(texts), 0.03))
+        else:
+            texts.append(article(rng, rng.randint(350, 650)))
+    return _write(out, texts)
+
+
+def _write(out: Path, texts: list[str]) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "docs.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps({"text": t}) + "\n" for t in texts)
+    return sum(len(t.encode()) for t in texts)
+
+
+def measure(inp: Path, out: Path, stages: tuple[str, ...]) -> dict:
+    start = time.perf_counter()
+    manifest = run_local(RunOptions(inputs=(str(inp),), out=out, stages=stages, progress=False))
+    wall = time.perf_counter() - start
+    steps = {}
+    for s in manifest["steps"]:
+        done = json.loads((out / s["dir"] / "_done.json").read_text())
+        steps[s["name"]] = done["seconds"]
+    return {"wall": wall, "steps": steps, "docs": manifest["records"]}
+
+
+def report(label: str, nbytes: int, inp: Path, tmp: Path) -> None:
+    mb = nbytes / 1e6
+    full = measure(inp, tmp / f"{label}-full", default_stages())
+    core = measure(inp, tmp / f"{label}-core", ("exact_dup", "quality"))
+    print(f"\n{label}: {full['docs']:,} documents, {mb:.1f} MB of text (one core)")
+    print(f"  {'step':<12} {'seconds':>8} {'MB/s':>8}")
+    for name, secs in full["steps"].items():
+        print(f"  {name:<12} {secs:>8.2f} {mb / max(secs, 1e-9):>8.1f}")
+    print(f"  {'end to end':<12} {full['wall']:>8.2f} {mb / full['wall']:>8.1f}   (stages: {', '.join(default_stages())}; incl. ledger + curated output)")
+    print(f"  ingest + exact_dup + quality, end to end: {core['wall']:.2f} s = {mb / core['wall']:.1f} MB/s (goal >= 10 MB/s)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generated-docs", type=int, default=20_000)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    root = shared_data_root()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        if (root / "web").exists():
+            report("shared web (Reuters + BBC + gold web text)", real_corpus(root, tmp / "real"), tmp / "real", tmp)
+        else:
+            print(f"skipping the real corpus: {root / 'web'} is absent")
+        report(f"generated ({args.generated_docs:,} docs)", generated_corpus(tmp / "gen", args.generated_docs), tmp / "gen", tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
