@@ -120,14 +120,19 @@ def load_suite(config: dict[str, Any], n_items: int) -> EvalSuite:
         if not items:
             notes.append(f"{name} skipped: no labels for its items (see eval/sources.py)")
             continue
-        # leaked items first, so a cap never drops the leaked/unleaked comparison
-        items.sort(key=lambda it: it.item_id not in leaked.get(name, set()))
-        benchmarks[name] = items[: ev.get("max_items", n_items)]
+        benchmarks[name] = cap_items(items, leaked.get(name, set()), n_items)
     texts = []
     for rel in config.get("tokenizer", {}).get("files", TOKENIZER_FILES):
         with open(root / rel, encoding="utf-8") as fh:
             texts.extend(json.loads(line)["0"] for line in fh if line.strip())
     return EvalSuite(heldout, benchmarks, leaked, texts, notes)
+
+
+def cap_items(items: list[sources.MCItem], leaked: set[str], n: int) -> list[sources.MCItem]:
+    """At most n items, up to half of them leaked, so that a cap never loses the leaked/unleaked comparison."""
+    keep_leaked = [i for i, it in enumerate(items) if it.item_id in leaked][: n // 2]
+    keep_clean = [i for i, it in enumerate(items) if it.item_id not in leaked][: n - len(keep_leaked)]
+    return [items[i] for i in sorted(keep_leaked + keep_clean)]
 
 
 def _tokenizer(out: Path, suite: EvalSuite, vocab_size: int):
@@ -263,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
                         device=args.device, vocab_size=config.get("tokenizer", {}).get("vocab_size", 8192),
                         block_size=tr.pop("block_size", 256), heldout_max_tokens=tr.pop("heldout_max_tokens", 200_000),
                         train=tr)
-    suite = load_suite(config, n_items=config.get("eval", {}).get("max_items", 500))
+    suite = load_suite(config, n_items=config.get("eval", {}).get("max_items", 500))  # per benchmark
     suite.notes = notes + suite.notes
     for note in suite.notes:
         print(f"note: {note}")

@@ -45,14 +45,16 @@ def bbc_is_heldout(member_name: str) -> bool:
 
 
 def bbc_articles(root: Path, heldout: bool) -> Iterator[tuple[str, str]]:
-    with tarfile.open(root / "web" / "bbc_news_2225.tar.gz") as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+    found = {}
+    # archive order, then sorted: random access into a .tar.gz re-decompresses it from the start
+    with tarfile.open(root / "web" / "bbc_news_2225.tar.gz", mode="r|gz") as tar:
+        for member in tar:
             if not (member.isfile() and member.name.endswith(".txt")) or "README" in member.name:
                 continue
-            if bbc_is_heldout(member.name) != heldout:
-                continue
-            raw = tar.extractfile(member).read()
-            yield member.name, raw.decode("utf-8", errors="replace").strip()
+            if bbc_is_heldout(member.name) == heldout:
+                found[member.name] = tar.extractfile(member).read().decode("utf-8", errors="replace").strip()
+    for name in sorted(found):
+        yield name, found[name]
 
 
 def wikitext_articles(path: Path) -> list[str]:
