@@ -172,8 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:  # unknown stage or option name
         print(f"assay: usage error: {exc.args[0]}", file=sys.stderr)
         return USAGE
-    except (InputError, report.LedgerError) as exc:
+    except (InputError, report.LedgerError, FileNotFoundError) as exc:
         print(f"assay: error: {exc}", file=sys.stderr)
+        return FAILURE
+    except Exception as exc:  # one line for users; the traceback on request
+        if os.environ.get("ASSAY_DEBUG"):
+            raise
+        print(f"assay: error: {type(exc).__name__}: {exc} (set ASSAY_DEBUG=1 for the traceback)", file=sys.stderr)
         return FAILURE
     return FAILURE
 

@@ -113,6 +113,21 @@ def build_ledger(p: dict[str, Any], run_row: dict[str, Any], path: Path) -> dict
     return {k: int(counts.get(k, 0)) for k in ("kept", "removed", "quarantined")}
 
 
+def publish_artifacts(p: dict[str, Any], out: Path) -> None:
+    """Copy each stage's artifacts to RUN_DIR/index/<stage>/, keeping only rows of documents that
+    the release finally kept: a later release compares against what was shipped, not against what
+    one stage kept and a later stage removed."""
+    kept = pl.concat([pl.read_parquet(f, columns=["id"]) for f in sorted((out / "curated").glob("part-*.parquet"))]
+                     or [pl.DataFrame(schema={"id": pl.String})]).rename({"id": "doc_id"})
+    shutil.rmtree(out / "index", ignore_errors=True)
+    for s in p["steps"][1:]:
+        for art in sorted((Path(s["dir"]) / "artifacts").glob("*.parquet")):
+            frame = pl.read_parquet(art)
+            if "doc_id" in frame.columns:
+                frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
+            write_parquet(frame, out / "index" / s["name"] / art.name)
+
+
 class ConservationError(RuntimeError):
     pass
 
@@ -130,12 +145,7 @@ def finalize(p: dict[str, Any], started: float) -> dict[str, Any]:
     if total != ingest["records"] or n_curated != counts["kept"]:
         raise ConservationError(f"{ingest['records']} input records but kept {counts['kept']} + removed "
                                 f"{counts['removed']} + quarantined {counts['quarantined']}; {n_curated} curated rows")
-    for s in p["steps"][1:]:  # publish the artifacts of the stages that ran, for later releases
-        art = Path(s["dir"]) / "artifacts"
-        dest = out / "index" / s["name"]
-        if art.exists():
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(art, dest)
+    publish_artifacts(p, out)
     removed = {}
     for s in p["steps"][1:]:
         done = read_json(Path(s["dir"]) / "_done.json")

@@ -130,3 +130,11 @@ def test_toml_config_and_flags(tmp_path: Path) -> None:
     m = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert m["kept"] == 300 and [s["name"] for s in m["config"]["stages"]] == ["exact_dup", "quality"]
     assert main(["run", str(inp), "--out", str(tmp_path / "c"), "--stages", "exact_dup", "--quality-min-words", "3", "--quiet"]) == 2
+
+
+def test_published_index_holds_only_finally_kept_documents(tmp_path: Path) -> None:
+    inp = corpus(tmp_path)
+    m = run_local(opts(inp, tmp_path / "run", stages=("near_dup", "quality")))
+    index = pl.read_parquet(tmp_path / "run" / "index" / "near_dup" / "signatures.parquet")
+    curated = pl.read_parquet(tmp_path / "run" / "curated")
+    assert sorted(index["doc_id"]) == sorted(curated["id"]) and index.height == m["kept"] == 300
