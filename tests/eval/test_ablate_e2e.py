@@ -80,6 +80,10 @@ def test_cli_arguments_parse():
     args = parser.parse_args(["a.jsonl", "b.jsonl", "--out", "x", "--recipes", "raw,full", "--tokens", "5",
                               "--size", "tiny,mini", "--seeds", "3", "--device", "cpu", "--eval-config", "c.toml"])
     assert args.inputs == [Path("a.jsonl"), Path("b.jsonl")] and args.size == "tiny,mini"
+    strict = ab.Recipe("quality_strict", ("quality",), {"quality": {"min_words": 100}})
+    recipes, notes = ab.resolve_recipes(["raw", "quality_strict", "full"], {"quality_strict": strict},
+                                        ("exact_dup", "quality"))
+    assert recipes[1] == strict and recipes[2].stages == ("exact_dup", "quality") and not notes
     with pytest.raises(ValueError, match="must include `raw`"):
         ab.resolve_recipes(["exact_dup"], {}, ("exact_dup",))
 
