@@ -25,8 +25,9 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Write then rename, so that a file under its final name is always complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    # Fixed compression and no statistics drift: same frame -> same bytes.
-    frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+    # Fixed settings: the same frame gives the same bytes. zstd level 1 writes twice as fast as
+    # level 3 for 15 % more bytes, and every step writes the whole text again.
+    frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
     os.replace(tmp, path)
 
 

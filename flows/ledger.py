@@ -70,17 +70,17 @@ def build_ledger(p: dict[str, Any], run_row: dict[str, Any], path: Path) -> dict
                         "decision VARCHAR, reason VARCHAR, scores JSON, evidence JSON)")
         con.execute(f"""
             CREATE TABLE documents AS
-            WITH ing AS (SELECT doc_id, ord, source, input_file, input_line, length(text) AS n_chars
+            WITH ing AS (SELECT doc_id, ord, source, input_file, input_line
                          FROM read_parquet({_sql_list(shards)})),
                  rem AS (SELECT doc_id, stage, reason FROM decisions WHERE decision = 'removed'),
                  modi AS (SELECT doc_id, string_agg(stage, ',' ORDER BY position) AS stages
                           FROM decisions WHERE decision = 'modified' GROUP BY doc_id)
-            SELECT ing.doc_id, ing.source, ing.input_file, ing.input_line, ing.n_chars,
+            SELECT ing.doc_id, ing.source, ing.input_file, ing.input_line,
                    CASE WHEN rem.doc_id IS NULL THEN 'kept' ELSE 'removed' END AS final,
                    rem.stage AS final_stage, rem.reason AS final_reason, modi.stages AS modified_by
             FROM ing LEFT JOIN rem USING (doc_id) LEFT JOIN modi USING (doc_id)
             UNION ALL
-            SELECT doc_id, NULL, input_file, input_line, NULL, 'quarantined', 'ingest', reason, NULL
+            SELECT doc_id, NULL, input_file, input_line, 'quarantined', 'ingest', reason, NULL
             FROM quarantine WHERE input_line IS NOT NULL
             ORDER BY input_file, input_line
         """)
