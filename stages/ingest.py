@@ -75,7 +75,7 @@ def _check(cfg: Ingest, rec: Any, path: str, line: int, raw: bytes | str, ids: I
         return "quarantine", _row(path, line, "text_not_string", f"{cfg.text_field!r} is a {type(text).__name__}", raw)
     if "\x00" in text:
         return "quarantine", _row(path, line, "nul_bytes", "text contains NUL characters", raw)
-    if not text.strip():
+    if not text or text.isspace():
         return "quarantine", _row(path, line, "empty_text", "text is empty or whitespace only", raw)
     given = rec.get(cfg.id_field)
     if given is not None and (isinstance(given, bool) or not isinstance(given, str | int)):
@@ -112,17 +112,17 @@ def read_jsonl(cfg: Ingest, path: Path, fmt: str, ids: IdBook) -> Iterator[tuple
         if len(raw) > cfg.max_doc_bytes:
             yield "quarantine", _row(name, line, "too_large", f"{len(raw)} bytes > max_doc_bytes {cfg.max_doc_bytes}", raw)
             continue
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield "quarantine", _row(name, line, "invalid_utf8", f"byte {exc.start}: {exc.reason}", raw)
-            continue
         if b"\x00" in raw:
             yield "quarantine", _row(name, line, "nul_bytes", "the line contains NUL bytes", raw)
             continue
         try:
-            rec = orjson.loads(raw)
+            rec = orjson.loads(raw)  # validates UTF-8 too, without a decoded copy of every line
         except orjson.JSONDecodeError as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                yield "quarantine", _row(name, line, "invalid_utf8", f"byte {bad.start}: {bad.reason}", raw)
+                continue
             yield "quarantine", _row(name, line, "invalid_json", str(exc)[:200], raw)
             continue
         yield _check(cfg, rec, name, line, raw, ids)
