@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="source name for records that carry none")
     run.add_argument("--license", help="license for records that carry none (provenance stage)")
     run.add_argument("--against", action="append", metavar="PREVIOUS_RUN_DIR", help="near_dup: also remove near-duplicates of documents kept in an earlier release (repeatable)")
+    run.add_argument("--max-doc-bytes", type=int, help="records larger than this are quarantined as too_large (default 16000000)")
     run.add_argument("--shard-size", type=int, default=None, help="documents per shard (default 20000)")
     run.add_argument("--engine", choices=("auto", "local", "prefect"), default="auto",
                      help="auto: the Prefect flow when PREFECT_API_URL is set, else in-process (same output)")
@@ -96,7 +97,7 @@ def run_options(args: argparse.Namespace) -> Any:
             cfg = tomllib.loads(args.config.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"cannot read config {args.config}: {exc}") from None
-    unknown = sorted(set(cfg) - {"stages", "text_field", "id_field", "source", "shard_size", "stage"})
+    unknown = sorted(set(cfg) - {"stages", "text_field", "id_field", "source", "shard_size", "max_doc_bytes", "stage"})
     if unknown:
         raise UsageError(f"unknown keys in {args.config}: {unknown}")
     stages = tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages is not None else cfg.get("stages")
@@ -120,6 +121,7 @@ def run_options(args: argparse.Namespace) -> Any:
         stage_options=options, text_field=args.text_field or cfg.get("text_field", "text"),
         id_field=args.id_field or cfg.get("id_field", "id"), source=args.source or cfg.get("source"),
         shard_size=args.shard_size or cfg.get("shard_size", 20_000), progress=not args.quiet,
+        max_doc_bytes=args.max_doc_bytes or cfg.get("max_doc_bytes", 16_000_000),
     )
 
 

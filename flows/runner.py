@@ -50,6 +50,7 @@ class RunOptions:
     text_field: str = "text"
     id_field: str = "id"
     source: str | None = None
+    max_doc_bytes: int = 16_000_000
     shard_size: int = 20_000
     progress: bool = True
 
@@ -74,7 +75,7 @@ def plan(opts: RunOptions) -> dict[str, Any]:
     """Resolve inputs, hash them, instantiate every stage and key every step (JSON-serialisable)."""
     files = discover(list(opts.inputs))
     inputs = [{"path": p.as_posix(), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in files]
-    ingest = Ingest(text_field=opts.text_field, id_field=opts.id_field, source=opts.source)
+    ingest = Ingest(text_field=opts.text_field, id_field=opts.id_field, source=opts.source, max_doc_bytes=opts.max_doc_bytes)
     names = default_stages() if opts.stages is None else tuple(opts.stages)
     unknown_opts = sorted(set(opts.stage_options) - set(names))
     if unknown_opts:

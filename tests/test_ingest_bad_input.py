@@ -180,3 +180,10 @@ def test_quarantine_excerpt_masks_pii(tmp_path: Path) -> None:
     _, con = curate(tmp_path, f)
     excerpt = con.execute("SELECT excerpt FROM quarantine").fetchone()[0]
     assert "jane.doe" not in excerpt and "123-4567" not in excerpt and "[EMAIL]" in excerpt
+
+
+def test_max_doc_bytes_is_configurable(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", GOOD)
+    assert main(["run", str(f), "--out", str(tmp_path / "o"), "--stages", "", "--max-doc-bytes", "500", "--quiet"]) == 0
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert m["quarantined"] == 3 and m["kept"] == 0
