@@ -73,7 +73,7 @@ def default_stages() -> tuple[str, ...]:
 
 def plan(opts: RunOptions) -> dict[str, Any]:
     """Resolve inputs, hash them, instantiate every stage and key every step (JSON-serialisable)."""
-    files = discover(list(opts.inputs))
+    files = discover(list(opts.inputs), exclude=Path(opts.out))
     inputs = [{"path": p.as_posix(), "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in files]
     ingest = Ingest(text_field=opts.text_field, id_field=opts.id_field, source=opts.source, max_doc_bytes=opts.max_doc_bytes)
     names = default_stages() if opts.stages is None else tuple(opts.stages)

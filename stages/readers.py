@@ -29,15 +29,25 @@ def data_format(path: Path) -> str | None:
     return None
 
 
-def discover(paths: list[str]) -> list[Path]:
-    """Expand files and folders into a sorted list of data files; fail on anything unusable."""
+def discover(paths: list[str], exclude: Path | None = None) -> list[Path]:
+    """Expand files and folders into a sorted list of data files; fail on anything unusable.
+
+    Files under `exclude` (the run's own output folder) are never inputs: `--out data/run` with input
+    `data/` must not ingest its own curated parts on the next run."""
+    skip = exclude.resolve() if exclude is not None else None
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"input does not exist: {raw}")
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and data_format(p))
+            # Earlier assay run folders inside an input folder (found by their step markers) hold
+            # curated and work Parquet files: never inputs.
+            runs = {m.parents[2].resolve() for m in path.rglob("work/*/_done.json")}
+            if skip:
+                runs.add(skip)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and data_format(p)
+                           and not any(p.resolve().is_relative_to(r) for r in runs))
             if not files:
                 raise InputError(f"no data files (.jsonl, .jsonl.gz, .jsonl.zst, .parquet) in directory: {raw}")
             found.extend(files)

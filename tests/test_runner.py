@@ -138,3 +138,12 @@ def test_published_index_holds_only_finally_kept_documents(tmp_path: Path) -> No
     index = pl.read_parquet(tmp_path / "run" / "index" / "near_dup" / "signatures.parquet")
     curated = pl.read_parquet(tmp_path / "run" / "curated")
     assert sorted(index["doc_id"]) == sorted(curated["id"]) and index.height == m["kept"] == 300
+
+
+def test_output_folder_inside_the_input_folder_is_not_ingested(tmp_path: Path) -> None:
+    inp = corpus(tmp_path)
+    first = run_local(opts(inp, inp / "run"))
+    second = run_local(opts(inp, inp / "run"))
+    assert second["records"] == first["records"] == 349
+    other = run_local(opts(inp, tmp_path / "elsewhere"))  # an earlier run folder inside the input is skipped too
+    assert other["records"] == 349
