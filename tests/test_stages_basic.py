@@ -70,3 +70,11 @@ def test_provenance_tags_from_metadata_then_flags() -> None:
     assert (rows["d0"]["provenance_domain"], rows["d0"]["provenance_license"], rows["d0"]["provenance_crawl_date"]) == ("example.org", "cc-by", "2024-01-02")
     assert (rows["d1"]["provenance_domain"], rows["d1"]["provenance_license"], rows["d1"]["provenance_crawl_date"]) == (None, "odc-by", "2026-11")
     assert r.decisions["decision"].to_list() == ["kept", "kept"]
+
+
+def test_exact_dup_whitespace_folding_equals_the_plain_rule() -> None:
+    from stages.exact_dup import normalized
+
+    texts = pl.Series(["a b", "a  b", "a\tb", " a \t\n b ", "a\u00a0b", "a \u2003\u2003b", "x\r\n\r\ny", "single"])
+    plain = texts.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    assert normalized(texts).to_list() == plain.to_list()
