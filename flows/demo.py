@@ -90,7 +90,7 @@ def generate(out: Path, docs: int = 2000, seed: int = 0) -> dict[str, int]:
             if rng.random() < 0.5:
                 text = text.upper() if rng.random() < 0.3 else text.replace(". ", ".  ")
         elif originals and roll < 0.13:
-            text, kind = near_copy(rng, rng.choice(originals), rng.choice((0.01, 0.03, 0.05))), "near"
+            text, kind = near_copy(rng, rng.choice(originals), rng.choice((0.003, 0.01, 0.02))), "near"
         elif roll < 0.20:
             text, kind = junk(rng, rng.randrange(5)), "junk"
         else:

@@ -46,9 +46,12 @@ class Quality:
         # Raw counts first, in one pass each; the ratios below reuse them instead of recounting.
         counted = docs.with_columns(
             _words=text.str.count_matches(r"\S+"),
-            _space=text.str.count_matches(r"\s"),
+            # Counting rare matches is ~3x faster than counting common ones, so whitespace is
+            # literal spaces + other whitespace, and alphabetic words are all words minus the
+            # letter-free ones (words starting with a non-letter, less those with a letter later).
+            _space=text.str.count_matches(" ", literal=True) + text.str.count_matches(r"[^\S ]"),
             _lines=text.str.count_matches(r"(?m)^[^\S\n]*\S"),
-            _alpha=text.str.count_matches(r"(?:^|\s)[^\s\pL]*\pL"),
+            _no_alpha=text.str.count_matches(r"(?:^|\s)[^\s\pL]+") - text.str.count_matches(r"(?:^|\s)[^\s\pL]+\pL"),
             _unique_lines=text.str.split("\n").list.eval(pl.element().str.strip_chars())
             .list.eval(pl.element().filter(pl.element() != "")).list.n_unique(),
         )
@@ -60,7 +63,7 @@ class Quality:
             "quality_symbol_ratio": (text.str.count_matches(r"#|\.\.\.|…") / per_word).cast(pl.Float64),
             "quality_bullet_lines": (text.str.count_matches(BULLETS) / per_line).cast(pl.Float64),
             "quality_ellipsis_lines": (text.str.count_matches(ELLIPSIS) / per_line).cast(pl.Float64),
-            "quality_alpha_words": pl.when(words > 0).then(pl.col("_alpha") / words).otherwise(0.0).cast(pl.Float64),
+            "quality_alpha_words": pl.when(words > 0).then((words - pl.col("_no_alpha")) / words).otherwise(0.0).cast(pl.Float64),
             "quality_stop_words": text.str.count_matches(STOP_WORDS).cast(pl.Int64),
             "quality_duplicate_lines": pl.when(lines > 0).then(1.0 - pl.col("_unique_lines") / per_line).otherwise(0.0).cast(pl.Float64),
             "quality_lorem_ipsum": text.str.contains("(?i)lorem ipsum"),
@@ -80,7 +83,7 @@ class Quality:
             (c("quality_lorem_ipsum"), "lorem_ipsum"),
         ]
         # Scores first, decision second: the rules read the score columns, never the raw text.
-        scored = counted.with_columns(**scores).drop("_words", "_space", "_lines", "_alpha", "_unique_lines")
+        scored = counted.with_columns(**scores).drop("_words", "_space", "_lines", "_no_alpha", "_unique_lines")
         reason = pl.lit(None, pl.String)
         for cond, name in reversed(rules):
             reason = pl.when(cond).then(pl.lit(name)).otherwise(reason)

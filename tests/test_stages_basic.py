@@ -78,3 +78,16 @@ def test_exact_dup_whitespace_folding_equals_the_plain_rule() -> None:
     texts = pl.Series(["a b", "a  b", "a\tb", " a \t\n b ", "a\u00a0b", "a \u2003\u2003b", "x\r\n\r\ny", "single"])
     plain = texts.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
     assert normalized(texts).to_list() == plain.to_list()
+
+
+def test_quality_fast_counts_equal_the_plain_definitions() -> None:
+    texts = ["(hello) 12ab 123 -- x\tyé\u00a0z\n\n  ", "   ", "42 43 44", "a", "über naïve 9lives !!! ok"]
+    r = Quality(min_words=0, min_stop_words=0).apply(make_docs(texts))
+    scores = [json.loads(s) for s in r.decisions["scores"]]
+    for text, sc in zip(texts, scores, strict=True):
+        words = text.split()
+        assert sc["quality_words"] == len(words)
+        alpha = sum(any(ch.isalpha() for ch in w) for w in words)
+        assert sc["quality_alpha_words"] == (alpha / len(words) if words else 0.0)
+        if words:
+            assert abs(sc["quality_mean_word_length"] - sum(map(len, words)) / len(words)) < 1e-9
