@@ -37,3 +37,22 @@ def test_raw_release_ablation_splits_leaked_items(tmp_path):
         corpora = dict(con.execute("SELECT recipe, any_value(corpus_docs) FROM ablation_runs GROUP BY recipe").fetchall())
     assert all(s == ["all", "leaked", "unleaked"] for _, s in splits)
     assert corpora["exact_dup"] < corpora["raw"]
+
+
+@pytest.mark.slow
+def test_assay_ablate_command_end_to_end(tmp_path):
+    """The command users type, through the CLI, on a tiny raw release and tiny models."""
+    from flows.cli import main
+
+    build_raw_release.build(ROOT, tmp_path / "rel", per_source=15, leak_fraction=0.02, seed=1)
+    cfg = tmp_path / "eval.toml"
+    cfg.write_text(f'[eval]\nleaked_items = "{tmp_path / "rel" / "leaked_items.jsonl"}"\nmax_items = 8\n'
+                   'benchmarks = ["arc_easy", "piqa"]\n[tokenizer]\nvocab_size = 300\n'
+                   '[train]\nblock_size = 64\nmicro_batch = 8\nheldout_max_tokens = 800\n')
+    rc = main(["ablate", str(tmp_path / "rel" / "raw"), "--out", str(tmp_path / "abl"), "--recipes", "raw,exact_dup",
+               "--tokens", "2000", "--size", "32x1", "--seeds", "2", "--device", "cpu", "--eval-config", str(cfg)])
+    assert rc == 0
+    assert (tmp_path / "abl" / "report.html").exists() and (tmp_path / "abl" / "tokenizer.json").exists()
+    with duckdb.connect(str(tmp_path / "abl" / "ablation.duckdb"), read_only=True) as con:
+        runs = con.execute("SELECT recipe, count(*) FROM ablation_runs GROUP BY recipe ORDER BY recipe").fetchall()
+    assert runs == [("exact_dup", 2), ("raw", 2)]
