@@ -21,13 +21,19 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Write then rename, so that a file under its final name is always complete."""
+def write_parquet(frame: pl.DataFrame, path: Path, published: bool = False) -> None:
+    """Write then rename, so that a file under its final name is always complete.
+
+    Fixed settings, so the same frame gives the same bytes. Work files between steps use LZ4: every
+    step rewrites the whole text, and on one core zstd cost 0.19 s per 18 MB written and read back
+    against 0.10 s for LZ4 (files 1.5x larger). What a run publishes (curated/, index/) is zstd.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    # Fixed settings: the same frame gives the same bytes. zstd level 1 writes twice as fast as
-    # level 3 for 15 % more bytes, and every step writes the whole text again.
-    frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+    if published:
+        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+    else:
+        frame.write_parquet(tmp, compression="lz4", statistics=True)
     os.replace(tmp, path)
 
 

@@ -36,7 +36,7 @@ def write_curated(p: dict[str, Any]) -> list[str]:
         frame = pl.read_parquet(Path(last["dir"]) / shard)
         frame = frame.drop("ord").rename({"doc_id": "id"})
         names.append(f"part-{i:05d}.parquet")
-        write_parquet(frame, staging / names[-1])
+        write_parquet(frame, staging / names[-1], published=True)
     staging.mkdir(parents=True, exist_ok=True)
     old = out / ".curated.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -125,7 +125,7 @@ def publish_artifacts(p: dict[str, Any], out: Path) -> None:
             frame = pl.read_parquet(art)
             if "doc_id" in frame.columns:
                 frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
-            write_parquet(frame, out / "index" / s["name"] / art.name)
+            write_parquet(frame, out / "index" / s["name"] / art.name, published=True)
 
 
 class ConservationError(RuntimeError):
