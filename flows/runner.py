@@ -28,7 +28,7 @@ from tqdm import tqdm
 from flows.fsutil import crashpoint, file_sha256, read_json, text_sha256, write_json, write_parquet
 from schemas import DECISION_SCHEMA, DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, check_schema, empty
 from stages import catalog
-from stages.base import check_result, stage_config, stage_key
+from stages.base import ShardedStage, StageResult, check_result, split, stage_config, stage_key
 from stages.ingest import IdBook, Ingest, read_file
 from stages.readers import discover
 
@@ -177,20 +177,45 @@ def run_stage_shard(p: dict[str, Any], position: int, shard: int) -> str:
 
 
 def run_corpus_stage(p: dict[str, Any], position: int) -> list[str]:
-    """Apply a corpus-scope stage to every surviving document at once, then re-shard its output."""
+    """Apply a corpus-scope stage. A ShardedStage sees features written shard by shard and decides
+    without holding every text; any other corpus stage gets every surviving document in one frame."""
     step, prev = p["steps"][position], p["steps"][position - 1]
     wdir = Path(step["dir"])
     stage = catalog.build(step["name"], step["config"])
-    docs = _read(_shards(prev))
-    result = _apply_checked(stage, docs)
-    for art, frame in result.artifacts.items():
+    shards = _shards(prev)
+    if isinstance(stage, ShardedStage):
+        for i, shard in enumerate(shards):
+            if not (wdir / f"features-{i:05d}.parquet").exists():
+                docs = pl.read_parquet(shard)
+                check_schema(docs, DOCUMENT_SCHEMA, f"input of stage {stage.name!r}")
+                write_parquet(stage.features(docs), wdir / f"features-{i:05d}.parquet")
+                crashpoint(f"{step['name']}:features")
+        features = pl.scan_parquet([wdir / f"features-{i:05d}.parquet" for i in range(len(shards))])
+        judgement = stage.judge(features, pl.scan_parquet(shards) if shards else empty(DOCUMENT_SCHEMA).lazy())
+        artifacts, stats = judgement.artifacts, judgement.stats
+
+        def results() -> Any:
+            for i, shard in enumerate(shards):
+                docs = pl.read_parquet(shard)
+                result = split(docs, judgement)
+                check_result(stage, docs, result)
+                yield i, result
+    else:
+        whole = _apply_checked(stage, _read(shards))
+        artifacts, stats = whole.artifacts, whole.stats
+
+        def results() -> Any:
+            size, kept = p["shard_size"], whole.kept
+            for i in range(max(1, -(-kept.height // size))):
+                yield i, StageResult(kept.slice(i * size, size), whole.decisions if i == 0 else empty(DECISION_SCHEMA))
+    for art, frame in artifacts.items():
         write_parquet(frame, wdir / "artifacts" / f"{art}.parquet")
-    write_parquet(result.decisions, wdir / "decisions-00000.parquet")
-    write_json(dict(result.stats), wdir / "stats-00000.json")
-    size, kept, names = p["shard_size"], result.kept, []
-    for i in range(max(1, -(-kept.height // size))):
+    write_json(dict(stats), wdir / "stats-00000.json")
+    names = []
+    for i, result in results():
         names.append(f"shard-{i:05d}.parquet")
-        write_parquet(kept.slice(i * size, size), wdir / names[-1])
+        write_parquet(result.decisions, wdir / f"decisions-{i:05d}.parquet")
+        write_parquet(result.kept, wdir / names[-1])
         crashpoint(f"{step['name']}:shard")
     return [(wdir / n).as_posix() for n in names]
 

@@ -36,6 +36,37 @@ class StageResult:
     artifacts: Mapping[str, pl.DataFrame] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What a corpus stage decides from per-document features alone (see `ShardedStage`)."""
+    decisions: pl.DataFrame  # DECISION_SCHEMA, one row per document
+    columns: pl.DataFrame  # doc_id + the score columns to add to kept documents
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Mapping[str, pl.DataFrame] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ShardedStage(Protocol):
+    """A corpus stage that never needs every document's text at once. The runner calls `features`
+    shard by shard (pure: documents in, a compact frame with `doc_id` out) and writes them to
+    Parquet; `judge` reads them lazily, plus the documents lazily for the few texts it must see
+    (e.g. candidate pairs to verify), and returns the decisions; the runner then splits each shard.
+    Such a stage's `apply` is `split(docs, judge(features(docs), docs))`, so both paths agree."""
+
+    def features(self, docs: pl.DataFrame) -> pl.DataFrame: ...
+
+    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame) -> Judgement: ...
+
+
+def split(docs: pl.DataFrame, judgement: Judgement) -> StageResult:
+    """One shard's StageResult from a corpus-wide judgement (joined by doc_id, never by position)."""
+    decisions = docs.select("doc_id").join(judgement.decisions, on="doc_id", how="left", maintain_order="left")
+    passing = decisions.filter(pl.col("decision") != "removed").select("doc_id")
+    kept = (docs.join(passing, on="doc_id", how="semi", maintain_order="left")
+            .join(judgement.columns, on="doc_id", how="left", maintain_order="left"))
+    return StageResult(kept=kept, decisions=decisions, stats=judgement.stats, artifacts=judgement.artifacts)
+
+
 @runtime_checkable
 class Stage(Protocol):
     name: ClassVar[str]
@@ -116,7 +147,7 @@ def check_result(stage: Stage, docs: pl.DataFrame, result: StageResult) -> None:
         raise ContractError(f"{where}: {d.height} decisions for {docs.height} documents (one per document required)")
     if d.join(docs.select("doc_id"), on="doc_id", how="anti").height:
         raise ContractError(f"{where}: decisions name documents that were not its input")
-    bad = d.filter(~pl.col("decision").is_in(list(DECISIONS)))
+    bad = d.filter(pl.col("decision").is_null() | ~pl.col("decision").is_in(list(DECISIONS)))
     if bad.height:
         raise ContractError(f"{where}: unknown decision {bad['decision'][0]!r}")
     removed = d.filter(pl.col("decision") == "removed")

@@ -50,24 +50,29 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def candidate_pairs(keys: np.ndarray, eligible: np.ndarray, window: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (hi, lo) rank pairs that share a band bucket. Row i of `keys` is the document of
-    rank i; documents not `eligible` (no shingles) are left out."""
+def band_pairs(key: np.ndarray, eligible: np.ndarray, window: int = 64) -> pl.DataFrame:
+    """(hi, lo) rank pairs sharing a bucket in one band; `key[i]` is the band hash of rank i.
+    Only this band's column is in memory: the caller may read it from Parquet band by band."""
     ranks = np.flatnonzero(eligible).astype(np.int64)
-    found = []
-    for band in range(keys.shape[1]):
-        table = pl.DataFrame({"key": keys[ranks, band], "rank": ranks})
-        table = table.filter(pl.len().over("key") > 1)
-        if table.is_empty():
-            continue
-        table = table.with_columns(pos=pl.col("rank").rank("ordinal").over("key"))
-        heads = table.filter(pl.col("pos") <= window).rename({"rank": "hi", "pos": "hpos"})
-        pairs = heads.join(table, on="key").filter(pl.col("hpos") < pl.col("pos"))
-        found.append(pairs.select("hi", lo="rank"))
+    table = pl.DataFrame({"key": key[ranks], "rank": ranks}).filter(pl.len().over("key") > 1)
+    if table.is_empty():
+        return pl.DataFrame(schema={"hi": pl.Int64, "lo": pl.Int64})
+    table = table.with_columns(pos=pl.col("rank").rank("ordinal").over("key"))
+    heads = table.filter(pl.col("pos") <= window).rename({"rank": "hi", "pos": "hpos"})
+    pairs = heads.join(table, on="key").filter(pl.col("hpos") < pl.col("pos"))
+    return pairs.select("hi", lo="rank")
+
+
+def unique_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pairs = pl.concat(found).unique().sort("lo", "hi")
     return pairs["hi"].to_numpy().astype(np.int64), pairs["lo"].to_numpy().astype(np.int64)
+
+
+def candidate_pairs(keys: np.ndarray, eligible: np.ndarray, window: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (hi, lo) rank pairs that share a bucket in any band of an in-memory key matrix."""
+    return unique_pairs([band_pairs(keys[:, b], eligible, window) for b in range(keys.shape[1])])
 
 
 def _jaccard_kernel(values, offsets, a, b, out):

@@ -27,13 +27,13 @@ import numpy as np
 import polars as pl
 
 from stages import lsh, minhash
-from stages.base import Scope, StageResult, decide
+from stages.base import Judgement, Scope, StageResult, decide, split
 
 
 @dataclass(frozen=True)
 class NearDup:
     name: ClassVar[str] = "near_dup"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     reasons: ClassVar[frozenset[str]] = frozenset({"near_duplicate"})
     scope: ClassVar[Scope] = "corpus"
     threshold: float = 0.8
@@ -66,121 +66,124 @@ class NearDup:
         """What signatures depend on: an earlier run's index is usable only when these match."""
         return {"ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed, "hash": minhash.HASH_NAME}
 
-    def apply(self, docs: pl.DataFrame) -> StageResult:
+    def features(self, docs: pl.DataFrame) -> pl.DataFrame:
+        """Per shard: signature, band keys, shingle count, keep-policy key, and the normalized text
+        of short documents. No full text: `judge` works on these and fetches only candidates' text."""
+        sig, counts = minhash.signatures(docs["text"], self.ngram, self.num_perm, self.seed)
+        keys = lsh.band_keys(sig, *self.banding())
+        short = np.flatnonzero(counts == 0)
+        norm = [None] * docs.height
+        for i, text in zip(short.tolist(), docs["text"].gather(short).to_list(), strict=True):
+            norm[i] = minhash.normalize_text(unicodedata.normalize("NFKC", text or ""))
+        return pl.DataFrame({
+            "doc_id": docs["doc_id"], "ord": docs["ord"], "priority": priority_key(docs, self.keep),
+            "n_shingles": counts.astype(np.int64), "short_norm": pl.Series(norm, dtype=pl.String),
+            "signature": pl.Series(sig).cast(pl.Array(pl.UInt32, self.num_perm)),
+            **{f"band_{b}": keys[:, b] for b in range(keys.shape[1])},
+        })
+
+    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame) -> Judgement:
         t0 = time.perf_counter()
         earlier = load_against(self.against, self.params())
         m = earlier.height
-        order = priority_order(docs, self.keep)  # input row of each rank (current documents)
-        texts = pl.concat([earlier["text"], docs["text"].gather(order)])
-        ids = earlier["doc_id"].to_list() + docs["doc_id"].gather(order).to_list()
-        runs = earlier["run"].to_list() + [None] * docs.height
+        meta = features.select("doc_id", "ord", "priority", "n_shingles", "short_norm").collect()
+        order = meta.with_row_index("_row").sort(["priority", "ord"], descending=[True, False], nulls_last=True)["_row"].to_numpy()
+        n = m + meta.height
+        rank_of_row = np.empty(meta.height, np.int64)
+        rank_of_row[order] = np.arange(m, n)
+        ids = earlier["doc_id"].to_list() + meta["doc_id"].gather(order).to_list()
+        runs = earlier["run"].to_list() + [None] * meta.height
+        counts = np.concatenate([earlier["n_shingles"].to_numpy(), meta["n_shingles"].to_numpy()[order]]).astype(np.int64)
 
-        sig_cur, counts_cur = minhash.signatures(docs["text"], self.ngram, self.num_perm, self.seed)
-        sig_old, counts_old = _stored_signatures(earlier, self.num_perm)
-        sig = np.vstack([sig_old, sig_cur[order]])
-        counts = np.concatenate([counts_old, counts_cur[order]])
-        t_sig = time.perf_counter()
-
+        # Candidates band by band: one uint64 column in memory at a time, read from the features.
         bands, rows = self.banding()
-        hi, lo = lsh.candidate_pairs(lsh.band_keys(sig, bands, rows), counts > 0)
+        old_keys = lsh.band_keys(_stored_signatures(earlier, self.num_perm), bands, rows)
+        found = []
+        for b in range(bands):
+            key = np.empty(n, np.uint64)
+            key[:m] = old_keys[:, b]
+            key[rank_of_row] = features.select(f"band_{b}").collect().to_series().to_numpy()
+            found.append(lsh.band_pairs(key, counts > 0))
+        hi, lo = lsh.unique_pairs(found)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
-        jac = _verify(texts, hi, lo, self.ngram)
+        t_cand = time.perf_counter()
+        involved = np.unique(np.concatenate([hi, lo]))
+        jac = _verify(involved, _texts_of(involved, ids, m, earlier, docs), hi, lo, self.ngram)
         ok = jac >= self.threshold
-        s_hi, s_lo = _short_pairs(texts, counts, m)
-        hi = np.concatenate([hi[ok], s_hi])
-        lo = np.concatenate([lo[ok], s_lo])
+        norm = pl.concat([earlier["short_norm"], meta["short_norm"].gather(order)])
+        s_hi, s_lo = _short_pairs(norm, m)
+        hi, lo = np.concatenate([hi[ok], s_hi]), np.concatenate([lo[ok], s_lo])
         jac = np.concatenate([jac[ok], np.ones(len(s_hi))])
         srt = np.lexsort((hi, lo))
         hi, lo, jac = hi[srt], lo[srt], jac[srt]
-        keeper, named = lsh.keep_rule(len(ids), hi, lo)
-        t_lsh = time.perf_counter()
+        keeper, named = lsh.keep_rule(n, hi, lo)
 
-        # back to input rows
-        rank_of_row = np.empty(docs.height, np.int64)
-        rank_of_row[order] = np.arange(m, m + docs.height)
-        k = keeper[rank_of_row]
+        k = keeper[rank_of_row]  # back to feature rows
         removed = k >= 0
         head = np.where(removed, k, rank_of_row)
-        size = np.bincount(keeper[keeper >= 0], minlength=len(ids)) + 1
-        cluster_names = [f"{runs[h]}#{ids[h]}" if runs[h] is not None else ids[h] for h in range(len(ids))]
-        cols = pl.DataFrame(
-            {
-                "_dup_of": [ids[h] if r else None for h, r in zip(head.tolist(), removed.tolist(), strict=True)],
-                "_dup_run": [runs[h] if r else None for h, r in zip(head.tolist(), removed.tolist(), strict=True)],
-                "_jaccard": np.where(removed, jac[np.maximum(named[rank_of_row], 0)] if len(jac) else 0.0, np.nan),
-                "_cluster": [cluster_names[h] for h in head.tolist()],
-                "_size": size[head].astype(np.int64),
-            },
-            schema={"_dup_of": pl.String, "_dup_run": pl.String, "_jaccard": pl.Float64, "_cluster": pl.String, "_size": pl.Int64},
-        ).with_columns(pl.col("_jaccard").fill_nan(None))
-        frame = pl.concat([docs, cols], how="horizontal")
-        evidence = {
-            "duplicate_of": pl.col("_dup_of"),
-            "jaccard": pl.col("_jaccard"),
-            "cluster_id": pl.col("_cluster"),
-            "cluster_size": pl.col("_size"),
-        }
+        size = np.bincount(keeper[keeper >= 0], minlength=n) + 1
+        heads = head.tolist()
+        cluster = [f"{runs[h]}#{ids[h]}" if runs[h] is not None else ids[h] for h in heads]
+        frame = pl.DataFrame({
+            "doc_id": meta["doc_id"],
+            "_dup_of": [ids[h] if r else None for h, r in zip(heads, removed.tolist(), strict=True)],
+            "_dup_run": [runs[h] if r else None for h, r in zip(heads, removed.tolist(), strict=True)],
+            "_jaccard": np.where(removed, jac[np.maximum(named[rank_of_row], 0)] if len(jac) else 0.0, np.nan),
+            "near_dup_cluster_id": cluster,
+            "near_dup_cluster_size": size[head].astype(np.int64),
+        }, schema_overrides={"_dup_of": pl.String, "_dup_run": pl.String}).with_columns(pl.col("_jaccard").fill_nan(None))
+        evidence = {"duplicate_of": pl.col("_dup_of"), "jaccard": pl.col("_jaccard"),
+                    "cluster_id": pl.col("near_dup_cluster_id"), "cluster_size": pl.col("near_dup_cluster_size")}
         if self.against:
             evidence["duplicate_of_run"] = pl.col("_dup_run")
-        kept_rows = np.flatnonzero(~removed)
-        artifact = pl.DataFrame(
-            {
-                "doc_id": docs["doc_id"].gather(kept_rows),
-                "text": docs["text"].gather(kept_rows),
-                "signature": sig_cur[kept_rows],
-                "n_shingles": counts_cur[kept_rows],
-                **{key: pl.repeat(value, len(kept_rows), eager=True) for key, value in self.params().items()},
-            }
-        )
+        decided = decide(frame, reason=pl.when(pl.col("_dup_of").is_not_null()).then(pl.lit("near_duplicate")),
+                         scores={"near_dup_cluster_id": pl.col("near_dup_cluster_id"), "near_dup_cluster_size": pl.col("near_dup_cluster_size")},
+                         evidence=evidence)
+        kept_ids = frame.filter(pl.col("_dup_of").is_null()).select("doc_id")
+        artifact = (features.select("doc_id", "signature", "n_shingles", "short_norm").collect()
+                    .join(kept_ids, on="doc_id", how="semi", maintain_order="left")
+                    .with_columns(**{key: pl.lit(value) for key, value in self.params().items()}))
         stats = {
-            "bands": bands,
-            "rows": rows,
-            "short_documents": int((counts_cur == 0).sum()),
-            "candidate_pairs_verified": int(len(ok)),
-            "candidate_pairs_above_threshold": int(ok.sum()),
-            "removed_against_earlier_runs": int(cols["_dup_run"].is_not_null().sum()),
-            "earlier_documents": m,
-            "seconds_signatures": round(t_sig - t0, 3),
-            "seconds_candidates_verify_cluster": round(t_lsh - t_sig, 3),
+            "bands": bands, "rows": rows, "short_documents": int((meta["n_shingles"] == 0).sum()),
+            "candidate_pairs_verified": int(len(ok)), "candidate_pairs_above_threshold": int(ok.sum()),
+            "removed_against_earlier_runs": int(frame["_dup_run"].is_not_null().sum()), "earlier_documents": m,
+            "removed_by_reason": dict(decided.stats["removed_by_reason"]),
+            "seconds_candidates": round(t_cand - t0, 3), "seconds_verify_cluster": round(time.perf_counter() - t_cand, 3),
         }
-        result = decide(
-            frame,
-            reason=pl.when(pl.col("_dup_of").is_not_null()).then(pl.lit("near_duplicate")),
-            scores={"near_dup_cluster_id": pl.col("_cluster"), "near_dup_cluster_size": pl.col("_size")},
-            evidence=evidence,
-            stats=stats,
-            artifacts={"signatures": artifact},
-        )
-        return StageResult(result.kept.drop(cols.columns), result.decisions, result.stats, result.artifacts)
+        return Judgement(decisions=decided.decisions, columns=frame.select("doc_id", "near_dup_cluster_id", "near_dup_cluster_size"),
+                         stats=stats, artifacts={"signatures": artifact})
+
+    def apply(self, docs: pl.DataFrame) -> StageResult:
+        return split(docs, self.judge(self.features(docs).lazy(), docs.lazy()))
 
 
-def priority_order(docs: pl.DataFrame, keep: str) -> np.ndarray:
-    """Input rows in keep-policy order: the first is the most preferred; ties go to first seen."""
+def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
+    """Higher is kept first; null for 'first' (ties, and nulls, go to the first seen)."""
     if keep == "first":
-        keys, desc = [pl.col("ord")], [False]
-    elif keep == "longest":
-        keys, desc = [pl.col("text").str.len_chars(), pl.col("ord")], [True, False]
-    else:
-        column = keep.removeprefix("score:")
-        if column not in docs.columns:
-            raise KeyError(f"near_dup keep={keep!r}: no column {column!r} (columns: {docs.columns})")
-        if not docs.schema[column].is_numeric():
-            raise TypeError(f"near_dup keep={keep!r}: column {column!r} is {docs.schema[column]}, not numeric")
-        keys, desc = [pl.col(column).fill_nan(None), pl.col("ord")], [True, False]
-    ranked = docs.with_row_index("_row").sort(keys, descending=desc, nulls_last=True)
-    return ranked["_row"].to_numpy().astype(np.int64)
+        return pl.Series("priority", [None] * docs.height, dtype=pl.Float64)
+    if keep == "longest":
+        return docs["text"].str.len_chars().cast(pl.Float64).alias("priority")
+    column = keep.removeprefix("score:")
+    if column not in docs.columns:
+        raise KeyError(f"near_dup keep={keep!r}: no column {column!r} (columns: {docs.columns})")
+    if not docs.schema[column].is_numeric():
+        raise TypeError(f"near_dup keep={keep!r}: column {column!r} is {docs.schema[column]}, not numeric")
+    return docs[column].cast(pl.Float64).fill_nan(None).alias("priority")
 
 
 def load_against(run_dirs: tuple[str, ...], params: dict[str, object]) -> pl.DataFrame:
-    """Kept documents of earlier runs (doc_id, text, signature, run). Fails loudly when a run
-    directory or its index is missing, unreadable or built with other signature parameters:
-    silently keeping everything would publish the duplicates the user asked to remove."""
+    """Index rows of the documents earlier releases shipped (doc_id, signature, n_shingles,
+    short_norm, run). Fails loudly when a run directory, its index or its curated documents are
+    missing, unreadable or built with other signature parameters: silently keeping everything would
+    publish the duplicates the user asked to remove."""
     frames = []
     for run in run_dirs:
         folder = Path(run) / "index" / "near_dup"
         files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
         if not files:
             raise FileNotFoundError(f"near_dup --against {run}: no near_dup index at {folder} (was near_dup run there?)")
+        if not sorted((Path(run) / "curated").glob("*.parquet")):
+            raise FileNotFoundError(f"near_dup --against {run}: no curated documents in {Path(run) / 'curated'}")
         try:
             frame = pl.concat([pl.read_parquet(f) for f in files], how="vertical")
         except Exception as err:  # re-raised with the path: a corrupt index must stop the run
@@ -188,38 +191,50 @@ def load_against(run_dirs: tuple[str, ...], params: dict[str, object]) -> pl.Dat
         for key, value in params.items():
             if key not in frame.columns or (frame.height and frame[key].unique().to_list() != [value]):
                 raise ValueError(f"near_dup --against {run}: index built with other {key} than {value!r}; rebuild it or match the config")
-        frames.append(frame.select("doc_id", "text", "signature", "n_shingles", run=pl.lit(str(run))))
+        frames.append(frame.select("doc_id", "signature", "n_shingles", "short_norm", run=pl.lit(str(run))))
     if not frames:
-        return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String, "signature": pl.List(pl.UInt32),
-                                   "n_shingles": pl.Int64, "run": pl.String})
+        return pl.DataFrame(schema={"doc_id": pl.String, "signature": pl.List(pl.UInt32), "n_shingles": pl.Int64,
+                                   "short_norm": pl.String, "run": pl.String})
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def _stored_signatures(earlier: pl.DataFrame, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+def _stored_signatures(earlier: pl.DataFrame, num_perm: int) -> np.ndarray:
     if earlier.is_empty():
-        return np.zeros((0, num_perm), np.uint32), np.zeros(0, np.int64)
-    sig = np.asarray(earlier["signature"].cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
-    return sig, earlier["n_shingles"].to_numpy().astype(np.int64)
+        return np.zeros((0, num_perm), np.uint32)
+    return np.asarray(earlier["signature"].cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
 
 
-def _verify(texts: pl.Series, hi: np.ndarray, lo: np.ndarray, ngram: int) -> np.ndarray:
+def _texts_of(ranks: np.ndarray, ids: list[str], m: int, earlier: pl.DataFrame, docs: pl.LazyFrame) -> pl.Series:
+    """Texts of the given ranks (sorted), read lazily: current documents from this stage's input,
+    earlier ones from the curated output of their release (what was shipped)."""
+    want = pl.DataFrame({"rank": ranks, "doc_id": [ids[r] for r in ranks.tolist()]}, schema={"rank": pl.Int64, "doc_id": pl.String})
+    cur = want.filter(pl.col("rank") >= m)
+    found = [docs.select("doc_id", "text").join(cur.lazy(), on="doc_id", how="inner").collect().select("rank", "text")]
+    old = want.filter(pl.col("rank") < m).with_columns(run=pl.Series(earlier["run"].gather(ranks[ranks < m]), dtype=pl.String))
+    for (run,), part in old.partition_by("run", as_dict=True).items():
+        curated = pl.scan_parquet(Path(run) / "curated" / "*.parquet").select(doc_id="id", text="text")
+        found.append(curated.join(part.lazy(), on="doc_id", how="inner").collect().select("rank", "text"))
+    texts = pl.concat(found).sort("rank")
+    if texts.height != len(ranks):
+        raise RuntimeError(f"near_dup: {len(ranks) - texts.height} candidate documents have no text to verify against")
+    return texts["text"]
+
+
+def _verify(ranks: np.ndarray, texts: pl.Series, hi: np.ndarray, lo: np.ndarray, ngram: int) -> np.ndarray:
     """Exact Jaccard of the shingle-hash sets of each candidate pair, recomputed for the
     documents involved only (no Python sets, no per-document storage for the whole corpus)."""
     if len(hi) == 0:
         return np.zeros(0)
-    involved = np.unique(np.concatenate([hi, lo]))
-    where = np.empty(len(texts), np.int64)
-    where[involved] = np.arange(len(involved))
-    values, offsets = minhash.shingle_sets(texts.gather(involved), ngram)
-    return lsh.jaccard(values, offsets, where[hi], where[lo])
+    values, offsets = minhash.shingle_sets(texts, ngram)
+    return lsh.jaccard(values, offsets, np.searchsorted(ranks, hi), np.searchsorted(ranks, lo))
 
 
-def _short_pairs(texts: pl.Series, counts: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Documents with fewer than n words: pairs (best rank, other rank) of equal normalized text."""
-    short = np.flatnonzero(counts == 0)
-    if len(short) == 0:
+def _short_pairs(norm: pl.Series, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Documents with fewer than n words (norm not null, indexed by rank): pairs (best rank, other
+    rank) of equal normalized text."""
+    table = pl.DataFrame({"rank": np.arange(len(norm), dtype=np.int64), "norm": norm}).drop_nulls("norm")
+    if table.is_empty():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    norm = [minhash.normalize_text(unicodedata.normalize("NFKC", t or "")) for t in texts.gather(short).to_list()]
-    table = pl.DataFrame({"rank": short, "norm": norm}).with_columns(head=pl.col("rank").min().over("norm"))
+    table = table.with_columns(head=pl.col("rank").min().over("norm"))
     pairs = table.filter((pl.col("rank") != pl.col("head")) & (pl.col("rank") >= m))
     return pairs["head"].to_numpy().astype(np.int64), pairs["rank"].to_numpy().astype(np.int64)

@@ -99,15 +99,16 @@ def test_changing_one_stage_reruns_only_it_and_later(tmp_path: Path) -> None:
 
 
 CRASH_POINTS = ["ingest:shard", "ingest:before_done", "provenance:between_files", "exact_dup:shard",
-                "quality:between_files", "finalize:curated", "finalize:ledger", "finalize:before_manifest"]
+                "quality:between_files", "near_dup:features", "near_dup:shard", "finalize:curated", "finalize:ledger",
+                "finalize:before_manifest"]
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_kill_and_rerun_gives_the_uninterrupted_output(tmp_path: Path, point: str) -> None:
     inp = corpus(tmp_path)
-    run_local(opts(inp, tmp_path / "clean"))
+    run_local(opts(inp, tmp_path / "clean", stages=("provenance", "exact_dup", "quality", "near_dup")))
     cmd = [sys.executable, "-m", "flows.cli", "run", str(inp), "--out", str(tmp_path / "run"), "--quiet",
-           "--engine", "local", "--shard-size", "64", "--stages", "provenance,exact_dup,quality"]
+           "--engine", "local", "--shard-size", "64", "--stages", "provenance,exact_dup,quality,near_dup"]
     env = os.environ | {"ASSAY_CRASH_AT": point}
     killed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
@@ -147,3 +148,26 @@ def test_output_folder_inside_the_input_folder_is_not_ingested(tmp_path: Path) -
     assert second["records"] == first["records"] == 349
     other = run_local(opts(inp, tmp_path / "elsewhere"))  # an earlier run folder inside the input is skipped too
     assert other["records"] == 349
+
+
+def test_sharded_corpus_stage_equals_whole_frame_apply(tmp_path: Path) -> None:
+    """near_dup runs from per-shard features in the runner; the result must be what `apply` on every
+    document at once gives, whatever the shard size."""
+    from stages.near_dup import NearDup
+
+    base = [prose(i, 200) for i in range(40)]
+    near = [t.replace("number", "numero", 1) for t in base[::3]]  # one word changed: J well above 0.8
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": f"b{i}", "text": t} for i, t in enumerate(base)]
+                + [{"id": f"n{i}", "text": t} for i, t in enumerate(near)])
+    outs = []
+    for size in (7, 1000):
+        run_local(RunOptions(inputs=(str(tmp_path / "in"),), out=tmp_path / f"r{size}", stages=("near_dup",),
+                             shard_size=size, progress=False))
+        con = duckdb.connect(str(tmp_path / f"r{size}" / "ledger.duckdb"), read_only=True)
+        outs.append(con.execute("SELECT doc_id, decision, reason, scores, evidence FROM decisions ORDER BY doc_id").fetchall())
+        assert len(list((tmp_path / f"r{size}" / "work").glob("01-near_dup-*/features-*.parquet"))) == -(-54 // size)
+    assert outs[0] == outs[1]
+    docs = pl.read_parquet(sorted((tmp_path / "r1000" / "work").glob("00-ingest-*/shard-*.parquet")))
+    whole = NearDup().apply(docs).decisions.sort("doc_id")
+    assert [tuple(r) for r in whole.iter_rows()] == [(a, b, c, json.dumps(json.loads(d), separators=(",", ":")), json.dumps(json.loads(e), separators=(",", ":"))) for a, b, c, d, e in outs[0]]
+    assert sum(1 for r in outs[0] if r[2] == "near_duplicate") == len(near)

@@ -143,12 +143,19 @@ def test_output_is_deterministic_and_independent_of_input_row_layout():
     assert r1.decisions.sort("doc_id").equals(r3.decisions.sort("doc_id"))
 
 
+def publish(result, run_dir):
+    """What the runner writes for a release: the index and the curated documents."""
+    (run_dir / "index" / "near_dup").mkdir(parents=True)
+    result.artifacts["signatures"].write_parquet(run_dir / "index" / "near_dup" / "signatures.parquet")
+    (run_dir / "curated").mkdir()
+    result.kept.select(id="doc_id", text="text").write_parquet(run_dir / "curated" / "part-00000.parquet")
+
+
 def test_incremental_release_against_an_earlier_run(tmp_path):
     base, other = words(7), words(8)
     run1 = tmp_path / "run1"
     r1, _ = run(NearDup(), make_docs([" ".join(base), " ".join(other), "short doc"], ids=["a", "b", "s"]))
-    (run1 / "index" / "near_dup").mkdir(parents=True)
-    r1.artifacts["signatures"].write_parquet(run1 / "index" / "near_dup" / "signatures.parquet")
+    publish(r1, run1)
 
     new = [" ".join(edit(base, [33], "z")), " ".join(words(9)), "Short, doc!", " ".join(edit(base, [150], "w"))]
     stage = NearDup(against=(str(run1),))
@@ -166,8 +173,7 @@ def test_missing_or_mismatched_against_index_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no near_dup index"):
         NearDup(against=(str(tmp_path / "nope"),)).apply(docs)
     r1 = NearDup(ngram=3).apply(docs)
-    (tmp_path / "index" / "near_dup").mkdir(parents=True)
-    r1.artifacts["signatures"].write_parquet(tmp_path / "index" / "near_dup" / "signatures.parquet")
+    publish(r1, tmp_path)
     with pytest.raises(ValueError, match="ngram"):
         NearDup(against=(str(tmp_path),)).apply(docs)
     (tmp_path / "index" / "near_dup" / "signatures.parquet").write_bytes(b"not parquet")
