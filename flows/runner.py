@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
-from flows.fsutil import crashpoint, file_sha256, read_json, text_sha256, write_json, write_parquet
+from flows.fsutil import crashpoint, file_sha256, package_versions, read_json, text_sha256, write_json, write_parquet
 from schemas import DECISION_SCHEMA, DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, check_schema, empty
 from stages import catalog
 from stages.base import ShardedStage, StageResult, check_result, split, stage_config, stage_key
@@ -81,7 +81,10 @@ def plan(opts: RunOptions) -> dict[str, Any]:
     if unknown_opts:
         raise KeyError(f"options given for stages that are not in this run: {unknown_opts}")
     ingest_cfg = dataclasses.asdict(ingest) | {"shard_size": opts.shard_size}
-    key = text_sha256(json.dumps({"inputs": inputs, "ingest": ingest_cfg, "version": Ingest.version}, sort_keys=True))
+    # Package versions join the key (not the config): a new polars or numba may change a hash or a
+    # rounding, and a rerun must never mix step outputs computed by two versions.
+    key = text_sha256(json.dumps({"inputs": inputs, "ingest": ingest_cfg, "version": Ingest.version,
+                                  "packages": package_versions()}, sort_keys=True))
     out = Path(opts.out)
     steps = [Step(0, "ingest", key, (out / "work" / f"00-ingest-{key[:16]}").as_posix(), ingest_cfg, Ingest.version, "ingest")]
     for pos, name in enumerate(names, start=1):
