@@ -171,3 +171,23 @@ def test_sharded_corpus_stage_equals_whole_frame_apply(tmp_path: Path) -> None:
     whole = NearDup().apply(docs).decisions.sort("doc_id")
     assert [tuple(r) for r in whole.iter_rows()] == [(a, b, c, json.dumps(json.loads(d), separators=(",", ":")), json.dumps(json.loads(e), separators=(",", ":"))) for a, b, c, d, e in outs[0]]
     assert sum(1 for r in outs[0] if r[2] == "near_duplicate") == len(near)
+
+
+def test_against_an_earlier_release_through_the_cli(tmp_path: Path) -> None:
+    from flows.cli import main
+
+    release1 = [{"id": f"a{i}", "text": prose(i, 200)} for i in range(20)]
+    release2 = [{"id": f"b{i}", "text": prose(i, 200).replace("number", "numero", 1)} for i in range(5)]
+    release2 += [{"id": f"c{i}", "text": prose(100 + i, 200)} for i in range(5)]
+    write_jsonl(tmp_path / "r1" / "a.jsonl", release1)
+    write_jsonl(tmp_path / "r2" / "b.jsonl", release2)
+    assert main(["run", str(tmp_path / "r1"), "--out", str(tmp_path / "run1"), "--stages", "near_dup", "--quiet"]) == 0
+    assert main(["run", str(tmp_path / "r2"), "--out", str(tmp_path / "run2"), "--stages", "near_dup",
+                 "--against", str(tmp_path / "run1"), "--quiet"]) == 0
+    con = duckdb.connect(str(tmp_path / "run2" / "ledger.duckdb"), read_only=True)
+    rows = con.execute("""SELECT doc_id, evidence->>'duplicate_of', evidence->>'duplicate_of_run', (evidence->>'jaccard')::DOUBLE
+                          FROM decisions WHERE reason = 'near_duplicate' ORDER BY doc_id""").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [(f"b{i}", f"a{i}", str(tmp_path / "run1")) for i in range(5)]
+    assert all(r[3] >= 0.8 for r in rows)
+    assert main(["run", str(tmp_path / "r2"), "--out", str(tmp_path / "run3"), "--stages", "near_dup",
+                 "--against", str(tmp_path / "missing"), "--quiet"]) == 1  # never "keep everything"
