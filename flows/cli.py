@@ -136,9 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if engine == "prefect":
         from flows.curate import run_prefect
 
-        manifest = run_prefect(opts)
+        run_prefect(opts)
     else:
-        manifest = run_local(opts)
+        run_local(opts)
     if not args.quiet:
         report.print_funnel(Path(args.out))
     return 0
