@@ -6,7 +6,9 @@ input content + stage config + version) lets a rerun skip what finished.
 """
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -62,4 +64,9 @@ def curate(p: dict[str, Any], started: float) -> dict[str, Any]:
 
 
 def run_prefect(opts: runner.RunOptions) -> dict[str, Any]:
+    # Prefect's temporary server cannot create its SQLite file in a PREFECT_HOME that does not exist
+    # yet, and then fails with a connection timeout that names neither.
+    home = os.environ.get("PREFECT_HOME")
+    if home:
+        Path(home).expanduser().mkdir(parents=True, exist_ok=True)
     return curate(runner.plan(opts), time.time())
