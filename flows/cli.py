@@ -146,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from flows import report
+    from stages.base import ConfigError
     from stages.readers import InputError
 
     parser = build_parser()
@@ -171,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"assay: usage error: {exc}", file=sys.stderr)
         return USAGE
-    except KeyError as exc:  # unknown stage or option name
-        print(f"assay: usage error: {exc.args[0]}", file=sys.stderr)
+    except ConfigError as exc:  # unknown stage, option or column: not any KeyError, which may be a bug
+        print(f"assay: usage error: {exc}", file=sys.stderr)
         return USAGE
     except (InputError, report.LedgerError, FileNotFoundError) as exc:
         print(f"assay: error: {exc}", file=sys.stderr)

@@ -152,7 +152,8 @@ def finalize(p: dict[str, Any], started: float) -> dict[str, Any]:
         removed[s["name"]] = done["removed"]
     manifest = {
         **run_row, "out": out.as_posix(), "config": p["config"], "config_hash": p["config_hash"],
-        "inputs": p["inputs"], "records": ingest["records"], "file_issues": ingest["file_issues"], **counts,
+        "inputs": p["inputs"], "records": ingest["records"], "file_issues": ingest["file_issues"],
+        "blank_lines": ingest["blank_lines"], **counts,
         "removed_by_stage": removed, "curated": [f"curated/{n}" for n in curated], "ledger": "ledger.duckdb",
         "steps": [{"name": s["name"], "key": s["key"], "dir": Path(s["dir"]).relative_to(out).as_posix()} for s in p["steps"]],
     }

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from flows.fsutil import crashpoint, file_sha256, package_versions, read_json, text_sha256, write_json, write_parquet
 from schemas import DECISION_SCHEMA, DOCUMENT_SCHEMA, QUARANTINE_SCHEMA, check_schema, empty
 from stages import catalog
-from stages.base import ShardedStage, StageResult, check_result, split, stage_config, stage_key
+from stages.base import ConfigError, check_result, split, stage_config, stage_key
 from stages.ingest import IdBook, Ingest, read_file
 from stages.readers import discover
 
@@ -79,7 +79,7 @@ def plan(opts: RunOptions) -> dict[str, Any]:
     names = default_stages() if opts.stages is None else tuple(opts.stages)
     unknown_opts = sorted(set(opts.stage_options) - set(names))
     if unknown_opts:
-        raise KeyError(f"options given for stages that are not in this run: {unknown_opts}")
+        raise ConfigError(f"options given for stages that are not in this run: {unknown_opts}")
     ingest_cfg = dataclasses.asdict(ingest) | {"shard_size": opts.shard_size}
     # Package versions join the key (not the config): a new polars or numba may change a hash or a
     # rounding, and a rerun must never mix step outputs computed by two versions.
@@ -115,7 +115,7 @@ def run_ingest(p: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     cfg = Ingest(**{k: v for k, v in step["config"].items() if k != "shard_size"})
     size, wdir = step["config"]["shard_size"], Path(step["dir"])
-    ids, buffer, quarantine, shards, ord_, records = IdBook(), [], [], [], 0, 0
+    ids, buffer, quarantine, shards, ord_, records, blank = IdBook(), [], [], [], 0, 0, 0
 
     def flush() -> None:
         frame = pl.DataFrame(buffer, schema=DOCUMENT_SCHEMA) if buffer else empty(DOCUMENT_SCHEMA)
@@ -127,6 +127,9 @@ def run_ingest(p: dict[str, Any]) -> dict[str, Any]:
     bar = tqdm(p["inputs"], desc="ingest", unit="file", disable=not p["progress"] or None, leave=False)
     for item in bar:
         for kind, row in read_file(cfg, Path(item["path"]), ids):
+            if kind == "blank":
+                blank += 1
+                continue
             if kind == "doc":
                 buffer.append(row | {"ord": ord_})
                 ord_ += 1
@@ -146,7 +149,7 @@ def run_ingest(p: dict[str, Any]) -> dict[str, Any]:
     if ord_ + n_q != records:
         raise RuntimeError(f"ingest conservation broken: {records} records, {ord_} documents + {n_q} quarantined")
     done = {"key": step["key"], "shards": shards, "records": records, "documents": ord_, "quarantined": n_q,
-            "file_issues": int(qframe["input_line"].is_null().sum()), "seconds": round(time.perf_counter() - start, 3)}
+            "file_issues": int(qframe["input_line"].is_null().sum()), "blank_lines": blank, "seconds": round(time.perf_counter() - start, 3)}
     crashpoint("ingest:before_done")
     write_json(done, wdir / "_done.json")
     return done
@@ -157,11 +160,6 @@ def _apply_checked(stage: Any, docs: pl.DataFrame) -> Any:
     result = stage.apply(docs)
     check_result(stage, docs, result)
     return result
-
-
-def _read(paths: list[Path]) -> pl.DataFrame:
-    frames = [pl.read_parquet(path) for path in paths]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else empty(DOCUMENT_SCHEMA)
 
 
 def run_stage_shard(p: dict[str, Any], position: int, shard: int) -> str:
@@ -180,42 +178,28 @@ def run_stage_shard(p: dict[str, Any], position: int, shard: int) -> str:
 
 
 def run_corpus_stage(p: dict[str, Any], position: int) -> list[str]:
-    """Apply a corpus-scope stage. A ShardedStage sees features written shard by shard and decides
-    without holding every text; any other corpus stage gets every surviving document in one frame."""
+    """Apply a corpus-scope stage: features shard by shard, one judgement over all of them, then
+    each shard split by it. No step ever holds every document's text."""
     step, prev = p["steps"][position], p["steps"][position - 1]
     wdir = Path(step["dir"])
     stage = catalog.build(step["name"], step["config"])
     shards = _shards(prev)
-    if isinstance(stage, ShardedStage):
-        for i, shard in enumerate(shards):
-            if not (wdir / f"features-{i:05d}.parquet").exists():
-                docs = pl.read_parquet(shard)
-                check_schema(docs, DOCUMENT_SCHEMA, f"input of stage {stage.name!r}")
-                write_parquet(stage.features(docs), wdir / f"features-{i:05d}.parquet")
-                crashpoint(f"{step['name']}:features")
-        features = pl.scan_parquet([wdir / f"features-{i:05d}.parquet" for i in range(len(shards))])
-        judgement = stage.judge(features, pl.scan_parquet(shards) if shards else empty(DOCUMENT_SCHEMA).lazy())
-        artifacts, stats = judgement.artifacts, judgement.stats
-
-        def results() -> Any:
-            for i, shard in enumerate(shards):
-                docs = pl.read_parquet(shard)
-                result = split(docs, judgement)
-                check_result(stage, docs, result)
-                yield i, result
-    else:
-        whole = _apply_checked(stage, _read(shards))
-        artifacts, stats = whole.artifacts, whole.stats
-
-        def results() -> Any:
-            size, kept = p["shard_size"], whole.kept
-            for i in range(max(1, -(-kept.height // size))):
-                yield i, StageResult(kept.slice(i * size, size), whole.decisions if i == 0 else empty(DECISION_SCHEMA))
-    for art, frame in artifacts.items():
+    for i, shard in enumerate(shards):
+        if not (wdir / f"features-{i:05d}.parquet").exists():
+            docs = pl.read_parquet(shard)
+            check_schema(docs, DOCUMENT_SCHEMA, f"input of stage {stage.name!r}")
+            write_parquet(stage.features(docs), wdir / f"features-{i:05d}.parquet")
+            crashpoint(f"{step['name']}:features")
+    features = pl.scan_parquet([wdir / f"features-{i:05d}.parquet" for i in range(len(shards))])
+    judgement = stage.judge(features, pl.scan_parquet(shards))
+    for art, frame in judgement.artifacts.items():
         write_parquet(frame, wdir / "artifacts" / f"{art}.parquet")
-    write_json(dict(stats), wdir / "stats-00000.json")
+    write_json(dict(judgement.stats), wdir / "stats-00000.json")
     names = []
-    for i, result in results():
+    for i, shard in enumerate(shards):
+        docs = pl.read_parquet(shard)
+        result = split(docs, judgement)
+        check_result(stage, docs, result)
         names.append(f"shard-{i:05d}.parquet")
         write_parquet(result.decisions, wdir / f"decisions-{i:05d}.parquet")
         write_parquet(result.kept, wdir / names[-1])
@@ -234,9 +218,13 @@ def finish_stage(p: dict[str, Any], position: int, seconds: float) -> dict[str, 
     counts = {d: int((decisions["decision"] == d).sum()) for d in ("kept", "modified", "removed")}
     if decisions.height != n_in or counts["kept"] + counts["modified"] != n_kept:
         raise RuntimeError(f"stage {step['name']!r} conservation broken: {n_in} in, {decisions.height} decisions, {n_kept} kept")
-    stats = [read_json(s) for s in sorted(wdir.glob("stats-*.json"))]
-    done = {"key": step["key"], "shards": shards, "in": n_in, **counts, "seconds": round(seconds, 3),
-            "stats": stats[0] if len(stats) == 1 else stats}
+    per_shard = [read_json(s) for s in sorted(wdir.glob("stats-*.json"))]
+    by_reason: dict[str, int] = {}
+    for st in per_shard:
+        for reason, n in st.get("removed_by_reason", {}).items():
+            by_reason[reason] = by_reason.get(reason, 0) + n
+    stats = per_shard[0] if len(per_shard) == 1 else {"removed_by_reason": dict(sorted(by_reason.items())), "shards": per_shard}
+    done = {"key": step["key"], "shards": shards, "in": n_in, **counts, "seconds": round(seconds, 3), "stats": stats}
     write_json(done, wdir / "_done.json")
     return done
 

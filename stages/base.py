@@ -73,10 +73,18 @@ class Stage(Protocol):
     version: ClassVar[int]
     reasons: ClassVar[frozenset[str]]
     # 'document': each document is judged alone, so the runner may apply it shard by shard.
-    # 'corpus': the stage must see every surviving document at once (deduplication).
+    # 'corpus': the decision depends on other documents (deduplication); such a stage must also be a
+    # ShardedStage, so that the runner never holds every document's text at once.
     scope: ClassVar[Scope]
 
     def apply(self, docs: pl.DataFrame) -> StageResult: ...
+
+
+class ConfigError(KeyError):
+    """A stage name, option or referenced column the user got wrong: a usage error, not a bug."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class ContractError(RuntimeError):

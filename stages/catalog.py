@@ -8,6 +8,7 @@ import pkgutil
 from typing import Any
 
 import stages
+from stages.base import ConfigError
 
 
 def _is_stage(obj: Any) -> bool:
@@ -27,6 +28,8 @@ def all_stages() -> dict[str, type]:
             if _is_stage(obj) and obj.__module__ == module.__name__:
                 if obj.name in found and found[obj.name] is not obj:
                     raise RuntimeError(f"two stages are named {obj.name!r}")
+                if obj.scope == "corpus" and not all(hasattr(obj, a) for a in ("features", "judge")):
+                    raise RuntimeError(f"corpus stage {obj.name!r} must implement features() and judge() (ShardedStage)")
                 found[obj.name] = obj
     return dict(sorted(found.items()))
 
@@ -35,13 +38,13 @@ def build(name: str, options: dict[str, Any] | None = None) -> Any:
     """Instantiate a stage by name with options (unknown options are an error, not ignored)."""
     catalog = all_stages()
     if name not in catalog:
-        raise KeyError(f"unknown stage {name!r}; available: {', '.join(catalog)}")
+        raise ConfigError(f"unknown stage {name!r}; available: {', '.join(catalog)}")
     cls = catalog[name]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     opts = dict(options or {})
     unknown = sorted(set(opts) - set(fields))
     if unknown:
-        raise KeyError(f"stage {name!r} has no option(s) {unknown}; it has {sorted(fields)}")
+        raise ConfigError(f"stage {name!r} has no option(s) {unknown}; it has {sorted(fields)}")
     for key, value in opts.items():
         if isinstance(value, list):
             opts[key] = tuple(value)

@@ -1,9 +1,9 @@
 """Exact duplicate removal on normalized text (Unicode NFKC, case and whitespace folded).
 
 The first document in input order keeps its place; every later copy is removed naming it. The
-runner calls `features` shard by shard (a 128-bit hash of each normalized text: two independent
-64-bit polars hashes, so a false match among 1e9 documents has odds of about 1e-20) and `judge`
-over those alone, so no shard's text has to stay in memory.
+runner calls `features` shard by shard (a 128-bit key per normalized text: polars' 64-bit hash
+under two seeds; a false match would need both to collide at once) and `judge` over those alone,
+so no shard's text has to stay in memory.
 """
 from __future__ import annotations
 

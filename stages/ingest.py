@@ -115,7 +115,8 @@ def read_jsonl(cfg: Ingest, path: Path, fmt: str, ids: IdBook) -> Iterator[tuple
             yield "quarantine", _row(name, line, "truncated_stream", f"compressed stream damaged from here on: {raw}", b"")
             return
         if not raw.strip():
-            continue  # a blank line separates nothing and is not a record
+            yield "blank", {}  # not a record, but counted: nothing disappears without a trace
+            continue
         records += 1
         if len(raw) > cfg.max_doc_bytes:
             yield "quarantine", _row(name, line, "too_large", f"{len(raw)} bytes > max_doc_bytes {cfg.max_doc_bytes}", raw)

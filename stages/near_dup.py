@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from stages import lsh, minhash
-from stages.base import Judgement, Scope, StageResult, decide, split
+from stages.base import ConfigError, Judgement, Scope, StageResult, decide, split
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
         return docs["text"].str.len_chars().cast(pl.Float64).alias("priority")
     column = keep.removeprefix("score:")
     if column not in docs.columns:
-        raise KeyError(f"near_dup keep={keep!r}: no column {column!r} (columns: {docs.columns})")
+        raise ConfigError(f"near_dup keep={keep!r}: no column {column!r} (columns: {docs.columns})")
     if not docs.schema[column].is_numeric():
         raise TypeError(f"near_dup keep={keep!r}: column {column!r} is {docs.schema[column]}, not numeric")
     return docs[column].cast(pl.Float64).fill_nan(None).alias("priority")

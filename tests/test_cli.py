@@ -79,3 +79,15 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "quarantined: 4" in out.stdout and "ledger.duckdb" in out.stdout
     manifest = json.loads((tmp_path / "demo" / "run" / "manifest.json").read_text())
     assert manifest["records"] == manifest["kept"] + manifest["removed"] + manifest["quarantined"] == 2004
+
+
+def test_a_bug_is_not_reported_as_a_usage_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    import flows.runner
+
+    def broken(_opts):
+        return {}["missing"]  # a KeyError from a bug, not from the user's input
+
+    monkeypatch.setattr(flows.runner, "run_local", broken)
+    f = write_jsonl(tmp_path / "a.jsonl", [{"text": prose(0)}])
+    assert main(["run", str(f), "--out", str(tmp_path / "o"), "--engine", "local", "--quiet"]) == 1
+    assert "KeyError" in capsys.readouterr().err

@@ -187,3 +187,9 @@ def test_max_doc_bytes_is_configurable(tmp_path: Path) -> None:
     assert main(["run", str(f), "--out", str(tmp_path / "o"), "--stages", "", "--max-doc-bytes", "500", "--quiet"]) == 0
     m = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert m["quarantined"] == 3 and m["kept"] == 0
+
+
+def test_blank_lines_are_counted_not_silently_dropped(tmp_path: Path) -> None:
+    f = write_jsonl(tmp_path / "in.jsonl", GOOD, [b"\n", b"   \r\n", json.dumps({"text": prose(7)}).encode() + b"\n"])
+    manifest, _ = curate(tmp_path, f)
+    assert manifest["blank_lines"] == 2 and manifest["kept"] == 4 and manifest["quarantined"] == 0

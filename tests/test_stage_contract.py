@@ -93,3 +93,16 @@ def test_runner_check_catches_kept_removed_mismatch() -> None:
     wrong = StageResult(docs, result.decisions)  # keeps the document it says it removed
     with pytest.raises(ContractError, match="do not match"):
         check_result(_Broken(), docs, wrong)
+
+
+@pytest.mark.parametrize("name,cls", [(n, c) for n, c in STAGES if c.scope == "corpus"], ids=[n for n, c in STAGES if c.scope == "corpus"])
+def test_corpus_stage_is_sharded_and_apply_equals_features_then_judge(name: str, cls: type) -> None:
+    from stages.base import ShardedStage, split
+
+    stage = cls()
+    assert isinstance(stage, ShardedStage)
+    docs = varied_docs()
+    halves = [docs.slice(0, 9), docs.slice(9)]  # features computed shard by shard, as the runner does
+    features = pl.concat([stage.features(h) for h in halves]).lazy()
+    judged = split(docs, stage.judge(features, docs.lazy()))
+    assert judged.decisions.equals(stage.apply(docs).decisions)
