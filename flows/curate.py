@@ -1,72 +1,72 @@
-"""The Prefect flow: the same steps as the local engine, as tasks that pass plans and paths.
+"""The Prefect flow: the same orchestrator (flows/execute.py) with every unit of work a Prefect task.
 
-Prefect adds retries on I/O, concurrency over shards, and visibility when PREFECT_API_URL points to
-a server. Resumption does not depend on Prefect's result cache: each step's `_done.json` (keyed on
-input content + stage config + version) lets a rerun skip what finished.
+The flow takes user-level parameters (inputs, out, config file, stages, options) and plans inside
+itself, so it can be served, deployed to a work pool or run with another task runner (Dask, Ray)
+without code of ours in between. Tasks pass the plan and paths, never frames. Resumption does not
+depend on Prefect's result cache: each step's `_done.json` (keyed on content) lets a rerun skip
+what finished.
 """
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows import runner
-from flows.ledger import finalize
+from flows.config import run_options
+from flows.execute import execute
+from flows.plan import RunOptions, make_plan
 
-
-@task(name="ingest", cache_policy=NO_CACHE, retries=1)
-def ingest_task(p: dict[str, Any]) -> dict[str, Any]:
-    return runner.run_ingest(p)
-
-
-@task(name="stage-shard", cache_policy=NO_CACHE, retries=1)
-def shard_task(p: dict[str, Any], position: int, shard: int) -> str:
-    return runner.run_stage_shard(p, position, shard)
+# Reading and writing Parquet is where transient failures are (network file systems, full disks
+# that are then cleaned): one retry; every unit is idempotent because outputs are renamed into place.
+_RETRIES = 1
 
 
-@task(name="corpus-stage", cache_policy=NO_CACHE)
-def corpus_task(p: dict[str, Any], position: int) -> list[str]:
-    return runner.run_corpus_stage(p, position)
+class PrefectExecutor:
+    """Each call is a task run named after its stage (and shard), visible on a Prefect server."""
 
+    def call(self, label: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)(*args)
 
-@task(name="finish-stage", cache_policy=NO_CACHE)
-def finish_task(p: dict[str, Any], position: int, seconds: float) -> dict[str, Any]:
-    return runner.finish_stage(p, position, seconds)
-
-
-@task(name="finalize", cache_policy=NO_CACHE)
-def finalize_task(p: dict[str, Any], started: float) -> dict[str, Any]:
-    return finalize(p, started)
+    def map(self, label: str, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        t = task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)
+        futures = [t.with_options(task_run_name=f"{label}-shard-{a[-1]:05d}").submit(*a) for a in args]
+        return [f.result() for f in futures]
 
 
 @flow(name="assay-curate", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)
-def curate(p: dict[str, Any], started: float) -> dict[str, Any]:
-    ingest_task(p)
-    for position in range(1, len(p["steps"])):
-        step = p["steps"][position]
-        if runner._done(step):
-            continue
-        start = time.perf_counter()
-        if step["scope"] == "document":
-            n = len(runner._shards(p["steps"][position - 1]))
-            futures = [shard_task.submit(p, position, i) for i in range(n)]
-            for f in futures:
-                f.result()
-        else:
-            corpus_task(p, position)
-        finish_task(p, position, time.perf_counter() - start)
-    return finalize_task(p, started)
+def curate(
+    inputs: list[str],
+    out: str,
+    config: str | None = None,
+    stages: list[str] | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+    ingest: dict[str, Any] | None = None,
+    shard_size: int | None = None,
+) -> dict[str, Any]:
+    """Curate INPUTS into the run folder OUT; returns the run's manifest."""
+    opts = run_options(inputs, out, config=config, stages=stages, stage_options=options, ingest=ingest,
+                       shard_size=shard_size, progress=False)
+    return execute(make_plan(opts), PrefectExecutor())
 
 
-def run_prefect(opts: runner.RunOptions) -> dict[str, Any]:
+def flow_parameters(opts: RunOptions) -> dict[str, Any]:
+    """RunOptions as the flow's parameters (what a deployment or a server shows)."""
+    defaults = type(opts.ingest)()
+    ingest = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(opts.ingest).items() if getattr(defaults, k) != v}
+    return {"inputs": list(opts.inputs), "out": str(opts.out), "stages": list(opts.stages) if opts.stages is not None else None,
+            "options": {k: dict(v) for k, v in opts.stage_options.items()}, "ingest": ingest, "shard_size": opts.shard_size}
+
+
+def run_prefect(opts: RunOptions, task_runner: TaskRunner | None = None) -> dict[str, Any]:
     # Prefect's temporary server cannot create its SQLite file in a PREFECT_HOME that does not exist
     # yet, and then fails with a connection timeout that names neither.
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
-    return curate(runner.plan(opts), time.time())
+    runnable = curate.with_options(task_runner=task_runner) if task_runner is not None else curate
+    return runnable(**flow_parameters(opts))

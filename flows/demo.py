@@ -122,7 +122,8 @@ def generate(out: Path, docs: int = 2000, seed: int = 0) -> dict[str, int]:
 
 def run_demo(out: Path, docs: int, seed: int) -> int:
     from flows import report
-    from flows.runner import RunOptions, run_local
+    from flows.execute import run_local
+    from flows.plan import RunOptions
 
     planted = generate(out, docs, seed)
     print(f"wrote a raw release of {docs} documents (+4 broken records) to {out / 'raw'}")

@@ -1,11 +1,31 @@
 """Polars schemas for documents, per-stage decisions and quarantined records.
 
-Documents may carry extra columns (stage annotations, provenance); the columns named here are the
-ones every stage can rely on and must hand on unchanged in type.
+Documents may carry extra columns (stage scores); the columns named here are the ones every stage
+can rely on and must hand on unchanged in type.
 """
 from __future__ import annotations
 
 import polars as pl
+
+# The record kinds ingest reads. Every kind keeps its own fields as typed columns (null for other
+# kinds) and gets `text`, a canonical rendering that text stages read (see schemas/render.py).
+RECORD_KINDS = ("text", "instruction", "chat", "prompt_completion")
+MESSAGE = pl.Struct({"role": pl.String(), "content": pl.String()})
+# Content fields per kind, in rendering order; `text` is its own field for plain text records.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("text",),
+    "instruction": ("instruction", "input", "output"),
+    "chat": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+}
+RECORD_FIELD_SCHEMA: dict[str, pl.DataType] = {
+    "instruction": pl.String(),
+    "input": pl.String(),
+    "output": pl.String(),
+    "messages": pl.List(MESSAGE),
+    "prompt": pl.String(),
+    "completion": pl.String(),
+}
 
 # One row per document still in play. `ord` is the global input order (file order, then line), so
 # that "first seen" means the same thing on every shard layout and every rerun.
@@ -13,14 +33,16 @@ DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
     "doc_id": pl.String(),
     "ord": pl.Int64(),
     "text": pl.String(),
+    "kind": pl.String(),
     "source": pl.String(),
     "input_file": pl.String(),
     "input_line": pl.Int64(),
     "meta": pl.String(),  # JSON object of the input record's other fields
+    **RECORD_FIELD_SCHEMA,
 }
 
-# kept: passes unchanged; modified: passes with changed text (evidence holds the changed offsets);
-# removed: leaves the corpus with a declared reason.
+# kept: passes unchanged; modified: passes with changed text (evidence holds the changed offsets
+# and the before/after hashes, never the text); removed: leaves the corpus with a declared reason.
 DECISIONS = ("kept", "modified", "removed")
 
 # One row per stage per document that entered the stage. scores/evidence are JSON objects (text)

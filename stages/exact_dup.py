@@ -8,7 +8,7 @@ so no shard's text has to stay in memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -35,14 +35,14 @@ class ExactDup:
     reasons: ClassVar[frozenset[str]] = frozenset({"exact_duplicate"})
     scope: ClassVar[Scope] = "corpus"
 
-    def features(self, docs: pl.DataFrame) -> pl.DataFrame:
+    def features(self, docs: pl.DataFrame, res: Any = None) -> pl.DataFrame:
         norm = normalized(docs["text"])
         # Polars' hash is fixed for a given polars version; the runner keys every step on package
         # versions, so features from two versions never meet.
         return docs.select("doc_id", "ord").with_columns(
             key_a=norm.hash(seed=0x5EED), key_b=norm.hash(seed=0xA55A))
 
-    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame) -> Judgement:
+    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame, res: Any = None) -> Judgement:
         keyed = features.with_columns(
             _first=pl.col("doc_id").sort_by("ord").first().over("key_a", "key_b"),
             exact_dup_copies=pl.len().over("key_a", "key_b").cast(pl.Int64),
@@ -57,5 +57,5 @@ class ExactDup:
         )
         return Judgement(decisions=decided.decisions, columns=keyed.select("doc_id", "exact_dup_copies"), stats=decided.stats)
 
-    def apply(self, docs: pl.DataFrame) -> StageResult:
+    def apply(self, docs: pl.DataFrame, res: Any = None) -> StageResult:
         return split(docs, self.judge(self.features(docs).lazy(), docs.lazy()))

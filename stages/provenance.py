@@ -7,11 +7,12 @@ documents and in every decision, so a release can be filtered by license or doma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from stages.base import Scope, StageResult, decide
+from stages.options import option
 
 URL_KEYS = ("url", "URL", "source_url", "warc_target_uri", "link")
 LICENSE_KEYS = ("license", "licence", "license_name")
@@ -28,10 +29,10 @@ class Provenance:
     version: ClassVar[int] = 1
     reasons: ClassVar[frozenset[str]] = frozenset()
     scope: ClassVar[Scope] = "document"
-    license: str | None = None  # used where a record names none
-    crawl_date: str | None = None
+    license: str | None = option(None, "license of records that name none", alias="--license")
+    crawl_date: str | None = option(None, "crawl date of records that name none")
 
-    def apply(self, docs: pl.DataFrame) -> StageResult:
+    def apply(self, docs: pl.DataFrame, res: Any = None) -> StageResult:
         url = _first_meta(URL_KEYS)
         domain = url.str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^:/?#]+)", 1).str.to_lowercase()
         tags = {

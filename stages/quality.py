@@ -6,11 +6,16 @@ document breaks is its removal reason, so thresholds can be tuned later from the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from stages.base import Scope, StageResult, decide
+from stages.options import option
+
+SCORES = ("quality_words", "quality_mean_word_length", "quality_symbol_ratio", "quality_bullet_lines",
+          "quality_ellipsis_lines", "quality_alpha_words", "quality_stop_words", "quality_duplicate_lines",
+          "quality_lorem_ipsum")
 
 # Gopher's stop words, matched as whole words in any case.
 STOP_WORDS = r"(?i)\b(?:the|be|to|of|and|that|have|with)\b"
@@ -28,18 +33,25 @@ class Quality:
         "missing_stop_words", "too_many_duplicate_lines", "lorem_ipsum",
     })
     scope: ClassVar[Scope] = "document"
-    min_words: int = 50
-    max_words: int = 100_000
-    min_mean_word_length: float = 3.0
-    max_mean_word_length: float = 10.0
-    max_symbol_ratio: float = 0.1
-    max_bullet_line_fraction: float = 0.9
-    max_ellipsis_line_fraction: float = 0.3
-    min_alpha_word_fraction: float = 0.8
-    min_stop_words: int = 2
-    max_duplicate_line_fraction: float = 0.3
+    min_words: int = option(50, "fewest words a document may have (Gopher: 50)", role="decide", minimum=0)
+    max_words: int = option(100_000, "most words a document may have (Gopher: 100,000)", role="decide", minimum=0)
+    min_mean_word_length: float = option(3.0, "shortest mean word length, in characters", role="decide", minimum=0)
+    max_mean_word_length: float = option(10.0, "longest mean word length, in characters", role="decide", minimum=0)
+    max_symbol_ratio: float = option(0.1, "most '#' and ellipses per word", role="decide", minimum=0)
+    max_bullet_line_fraction: float = option(0.9, "largest fraction of lines starting with a bullet", role="decide", minimum=0, maximum=1)
+    max_ellipsis_line_fraction: float = option(0.3, "largest fraction of lines ending with an ellipsis", role="decide", minimum=0, maximum=1)
+    min_alpha_word_fraction: float = option(0.8, "smallest fraction of words holding a letter", role="decide", minimum=0, maximum=1)
+    min_stop_words: int = option(2, "fewest English stop words (the, be, to, of, and, that, have, with)", role="decide", minimum=0)
+    max_duplicate_line_fraction: float = option(0.3, "largest fraction of non-empty lines that repeat another line", role="decide", minimum=0, maximum=1)
 
-    def apply(self, docs: pl.DataFrame) -> StageResult:
+    def __post_init__(self) -> None:
+        if self.min_words > self.max_words:
+            raise ValueError(f"quality: min_words ({self.min_words}) is above max_words ({self.max_words})")
+        if self.min_mean_word_length > self.max_mean_word_length:
+            raise ValueError("quality: min_mean_word_length is above max_mean_word_length")
+
+    def score(self, docs: pl.DataFrame, res: Any = None) -> pl.DataFrame:
+        """doc_id + the nine scores; no option is involved, so scores are computed once per input."""
         # Counts by regex over the whole column, not per-document word lists: ~5x faster, and
         # exact for these definitions (a word is a run of non-space characters).
         text = pl.col("text")
@@ -68,6 +80,10 @@ class Quality:
             "quality_duplicate_lines": pl.when(lines > 0).then(1.0 - pl.col("_unique_lines") / per_line).otherwise(0.0).cast(pl.Float64),
             "quality_lorem_ipsum": text.str.contains("(?i)lorem ipsum"),
         }
+        return counted.select("doc_id", **scores)
+
+    def choose(self, scored: pl.DataFrame, res: Any = None) -> StageResult:
+        """The thresholds over stored scores: the first rule a document breaks is its reason."""
         c = pl.col
         rules = [
             (c("quality_words") < self.min_words, "too_few_words"),
@@ -82,9 +98,10 @@ class Quality:
             (c("quality_duplicate_lines") > self.max_duplicate_line_fraction, "too_many_duplicate_lines"),
             (c("quality_lorem_ipsum"), "lorem_ipsum"),
         ]
-        # Scores first, decision second: the rules read the score columns, never the raw text.
-        scored = counted.with_columns(**scores).drop("_words", "_space", "_lines", "_no_alpha", "_unique_lines")
         reason = pl.lit(None, pl.String)
         for cond, name in reversed(rules):
             reason = pl.when(cond).then(pl.lit(name)).otherwise(reason)
-        return decide(scored, reason=reason, scores={k: pl.col(k) for k in scores})
+        return decide(scored, reason=reason, scores={k: pl.col(k) for k in SCORES})
+
+    def apply(self, docs: pl.DataFrame, res: Any = None) -> StageResult:
+        return self.choose(docs.join(self.score(docs), on="doc_id", how="left", maintain_order="left"))

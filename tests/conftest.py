@@ -12,20 +12,23 @@ SHARED_DATA = Path(os.environ.get("ASSAY_SHARED_DATA", Path(__file__).resolve().
 
 def make_docs(texts: list[str], ids: list[str] | None = None, meta: list[dict] | None = None) -> pl.DataFrame:
     """A document frame as stages receive it, built inline."""
+    from schemas import DOCUMENT_SCHEMA
+
     n = len(texts)
     return pl.DataFrame(
         {
             "doc_id": ids or [f"d{i}" for i in range(n)],
             "ord": list(range(n)),
             "text": texts,
+            "kind": ["text"] * n,
             "source": ["unit"] * n,
             "input_file": ["unit.jsonl"] * n,
             "input_line": list(range(1, n + 1)),
             "meta": [json.dumps(m) for m in (meta or [{}] * n)],
         },
-        schema={"doc_id": pl.String, "ord": pl.Int64, "text": pl.String, "source": pl.String,
-                "input_file": pl.String, "input_line": pl.Int64, "meta": pl.String},
-    )
+        schema={k: v for k, v in DOCUMENT_SCHEMA.items() if k in ("doc_id", "ord", "text", "kind", "source", "input_file", "input_line", "meta")},
+    ).with_columns(pl.lit(None, dtype).alias(name) for name, dtype in DOCUMENT_SCHEMA.items()
+                   if name not in ("doc_id", "ord", "text", "kind", "source", "input_file", "input_line", "meta")).select(list(DOCUMENT_SCHEMA))
 
 
 def prose(i: int, words: int = 120) -> str:

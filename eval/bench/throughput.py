@@ -27,7 +27,9 @@ from pathlib import Path  # noqa: E402
 from eval.build_raw_release import reuters  # noqa: E402
 from eval.sources import bbc_articles, shared_data_root  # noqa: E402
 from flows.demo import article, near_copy  # noqa: E402
-from flows.runner import RunOptions, default_stages, run_local  # noqa: E402
+from flows.execute import run_local  # noqa: E402
+from flows.plan import RunOptions  # noqa: E402
+from stages.catalog import default_stages  # noqa: E402
 
 
 def real_corpus(root: Path, out: Path) -> int:
