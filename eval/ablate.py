@@ -4,30 +4,29 @@ budget, score them on the same evaluation suite, and compare every recipe with `
 ABL_DIR holds `tokenizer.json` (trained once), `runs/<recipe>/` (a full pipeline run with ledger and
 manifest per recipe), `tokens/<recipe>.bin`, `ablation.duckdb` and `report.html`. A rerun skips what is
 done: finished pipeline runs (their manifest exists) and trained runs already in `ablation_runs`.
+
+torch, tokenizers and duckdb are imported where they are used, so that importing this module (for
+`add_arguments`, or a recipe list) costs nothing.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import sys
 import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from eval import sources
-from eval.data import TokenFile, curated_texts, open_token_file, tokenize_to_file
-from eval.evaluate import ItemScore, heldout_bpb, score_benchmark
-from eval.model import config_for
-from eval.tokenizer import TOKENIZER_FILE, load_tokenizer, train_tokenizer
-from eval.train import TrainConfig, resolve_device, train
 
-CANONICAL_STAGES = ("provenance", "exact_dup", "quality", "near_dup", "contamination", "pii")
-DEFAULT_RECIPES = "raw,exact_dup,near_dup,quality,contamination,pii,full"
+if TYPE_CHECKING:
+    from eval.data import TokenFile
+    from eval.evaluate import ItemScore
+
 HELDOUT = ("wikitext2_test", "simplebooks_test", "bbc_heldout")
 BENCHMARKS = ("arc_easy", "piqa", "winogrande", "hellaswag", "lambada")
 # OpenWebText and Wikipedia excerpts: clean, general, and never part of a raw release we build
@@ -76,10 +75,15 @@ class Settings:
 
 
 def available_stages() -> tuple[str, ...]:
-    from stages.catalog import all_stages
+    """Every installed stage, in the run order `assay run` uses (stages.catalog.STAGE_ORDER)."""
+    from stages import catalog
 
-    present = all_stages()
-    return tuple(s for s in CANONICAL_STAGES if s in present) + tuple(sorted(set(present) - set(CANONICAL_STAGES)))
+    return catalog.ordered()
+
+
+def default_recipes() -> list[str]:
+    """`raw`, each available stage alone, and `full`."""
+    return ["raw", *available_stages(), "full"]
 
 
 def resolve_recipes(names: list[str], custom: dict[str, Recipe], available: tuple[str, ...]) -> tuple[list[Recipe], list[str]]:
@@ -136,14 +140,18 @@ def cap_items(items: list[sources.MCItem], leaked: set[str], n: int) -> list[sou
 
 
 def _tokenizer(out: Path, suite: EvalSuite, vocab_size: int):
+    from eval.tokenizer import TOKENIZER_FILE, load_tokenizer, train_tokenizer
+
     path = out / TOKENIZER_FILE
     return load_tokenizer(path) if path.exists() else train_tokenizer(suite.tokenizer_texts, vocab_size, path)
 
 
 def _corpus(out: Path, recipe: Recipe, inputs: list[Path], tok, run: Callable) -> tuple[Path, TokenFile]:
+    from eval.data import curated_texts, open_token_file, tokenize_to_file
+
     run_dir = out / "runs" / recipe.name
     if not (run_dir / "manifest.json").exists():
-        from flows.runner import RunOptions
+        from flows.plan import RunOptions
 
         run(RunOptions(inputs=tuple(str(p) for p in inputs), out=run_dir, stages=recipe.stages,
                        stage_options=recipe.options, progress=False))
@@ -153,6 +161,8 @@ def _corpus(out: Path, recipe: Recipe, inputs: list[Path], tok, run: Callable) -
 
 
 def _evaluate(model, tok, suite: EvalSuite, device, max_tokens: int) -> list[ItemScore]:
+    from eval.evaluate import heldout_bpb, score_benchmark
+
     items: list[ItemScore] = []
     for name, docs in suite.heldout.items():
         items += heldout_bpb(model, tok, name, docs, device, max_tokens)
@@ -180,8 +190,14 @@ def run_metrics(items: list[ItemScore]) -> list[tuple[str, str, str, float, int]
 
 def ablate(inputs: list[Path], out: Path, recipes: list[Recipe], settings: Settings, suite: EvalSuite,
            run: Callable | None = None, log: Callable[[str], None] = print) -> Path:
+    """`run(RunOptions) -> manifest` makes each recipe's corpus (default: flows.execute.run_local)."""
+    import duckdb
+
+    from eval.model import config_for
+    from eval.train import TrainConfig, resolve_device, train
+
     if run is None:
-        from flows.runner import run_pipeline as run
+        from flows.execute import run_local as run
     out.mkdir(parents=True, exist_ok=True)
     tok = _tokenizer(out, suite, settings.vocab_size)
     device = resolve_device(settings.device)
@@ -220,6 +236,8 @@ def ablate(inputs: list[Path], out: Path, recipes: list[Recipe], settings: Setti
 def _record(db: Path, run_id, config_hash, config, recipe, seed, size, result, corpus, run_dir, device, eval_s,
             items: list[ItemScore]) -> None:
     """One transaction per run: a run is in the tables entirely or not at all."""
+    import duckdb
+
     ledger = run_dir.as_posix()
     with duckdb.connect(str(db)) as con:
         con.execute("BEGIN")
@@ -243,26 +261,28 @@ def _record(db: Path, run_id, config_hash, config, recipe, seed, size, result, c
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="RAW_INPUT", help="raw input files or folders")
     parser.add_argument("--out", required=True, type=Path, metavar="ABL_DIR")
-    parser.add_argument("--recipes", default=DEFAULT_RECIPES,
-                        help="comma-separated recipe names: raw, a stage name, full, or one defined in --eval-config")
+    parser.add_argument("--recipes", default=None,
+                        help="comma-separated recipe names: raw, a stage name, full, or one defined in --eval-config "
+                             "(default: raw, each stage alone, full)")
     parser.add_argument("--tokens", type=int, default=1_000_000, help="training tokens per run (same for every recipe)")
     parser.add_argument("--size", default="tiny", help="model size(s), comma-separated: tiny, mini, small, medium, "
                         "base, large or WIDTHxDEPTH; two sizes also report decision accuracy")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe and size (at least 2; default 3)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--eval-config", type=Path, default=None, metavar="FILE",
                         help="TOML: [eval] sets and leaked_items, [tokenizer], [train], [recipes.NAME]")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.seeds < 2:
+        print("assay ablate: usage error: --seeds must be at least 2 to estimate noise (3 or more recommended)",
+              file=sys.stderr)
+        return 2
     config = tomllib.loads(args.eval_config.read_text()) if args.eval_config else {}
     custom = {name: Recipe(name, tuple(spec.get("stages", ())), spec.get("options", {}))
               for name, spec in config.get("recipes", {}).items()}
-    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()] if args.recipes else default_recipes()
     recipes, notes = resolve_recipes(names, custom, available_stages())
-    if args.seeds < 2:
-        print("assay ablate: --seeds must be at least 2 to estimate noise (3 or more recommended)")
-        return 2
     tr = dict(config.get("train", {}))
     settings = Settings(tokens=args.tokens, sizes=tuple(s.strip() for s in args.size.split(",")), seeds=args.seeds,
                         device=args.device, vocab_size=config.get("tokenizer", {}).get("vocab_size", 8192),

@@ -1,4 +1,8 @@
-"""Reading a run back: the funnel, read-only SQL on the ledger, one document's history."""
+"""Reading a run back: the funnel, read-only SQL on the ledger, one document's history.
+
+duckdb is imported inside the functions that use it: the CLI imports LedgerError for every command,
+and `assay --help` should not pay for a database engine.
+"""
 from __future__ import annotations
 
 import csv
@@ -7,14 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
+_REFUSED = ("read-only", "read_only", "external access", "disabled by configuration", "lock_configuration")
 
 
 class LedgerError(Exception):
     pass
 
 
-def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
+def connect(run_dir: Path) -> Any:
+    import duckdb
+
     path = run_dir / "ledger.duckdb"
     if not path.exists():
         raise LedgerError(f"no ledger at {path} (is {run_dir} a finished run directory?)")
@@ -25,21 +31,35 @@ def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_sql(run_dir: Path, query: str, fmt: str) -> int:
+def query(run_dir: Path, sql: str) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """(column names, column types, rows) of one read-only statement."""
+    import duckdb
+
     con = connect(run_dir)
     try:
-        rel = con.execute(query)
-        cols = [d[0] for d in rel.description] if rel.description else []
+        rel = con.execute(sql)
+        desc = rel.description or []
         rows = rel.fetchall()
     except duckdb.Error as exc:
-        msg = str(exc).splitlines()[0]
-        if "read-only" in msg or "read_only" in msg or "external access" in msg.lower() or "disabled by configuration" in msg or "lock_configuration" in msg:
+        # The whole message: DuckDB's second line is often the fix ('Did you mean "decisions"?',
+        # 'Candidate bindings: ...') and the LINE/caret lines point at the spot.
+        msg = "\n".join(line for line in str(exc).splitlines() if line.strip())
+        if any(word in msg.splitlines()[0].lower() for word in _REFUSED):  # not in the echoed query
             raise LedgerError(f"the ledger is read-only through `assay sql`; statement refused: {msg}") from None
         raise LedgerError(f"SQL error: {msg}") from None
     finally:
         con.close()
+    return [d[0] for d in desc], [str(d[1]) for d in desc], rows
+
+
+def run_sql(run_dir: Path, sql: str, fmt: str) -> int:
+    cols, types, rows = query(run_dir, sql)
     if fmt == "json":
-        print(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=1))
+        # JSON columns (scores, evidence, config, stats) as JSON values, not as strings to parse again
+        is_json = [t == "JSON" for t in types]
+        records = [{c: (json.loads(v) if j and isinstance(v, str) else v) for c, v, j in zip(cols, r, is_json, strict=True)}
+                   for r in rows]
+        print(json.dumps(records, default=str, indent=1))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(cols)
@@ -52,11 +72,10 @@ def run_sql(run_dir: Path, query: str, fmt: str) -> int:
 def _table(cols: list[str], rows: list[tuple[Any, ...]], width: int = 60) -> None:
     cells = [[("NULL" if v is None else str(v)).replace("\n", " ")[:width] for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    print(line)
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
     print("  ".join("-" * w for w in widths))
     for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
@@ -67,7 +86,8 @@ def show(run_dir: Path, doc_id: str) -> int:
         doc_cols = [d[0] for d in con.description]
         if not doc:
             raise LedgerError(f"no document {doc_id!r} in {run_dir / 'ledger.duckdb'}")
-        decisions = con.execute("SELECT stage, decision, reason, scores, evidence FROM decisions WHERE doc_id = ? ORDER BY position", [doc_id]).fetchall()
+        decisions = con.execute("SELECT stage, decision, reason, scores, evidence FROM decisions "
+                                "WHERE doc_id = ? ORDER BY position", [doc_id]).fetchall()
         quarantine = con.execute("SELECT reason, detail, excerpt FROM quarantine WHERE doc_id = ?", [doc_id]).fetchall()
     finally:
         con.close()
@@ -77,15 +97,37 @@ def show(run_dir: Path, doc_id: str) -> int:
         print(f"\n[ingest] quarantined: {reason} ({detail})\n  excerpt: {excerpt}")
     for stage, decision, reason, scores, evidence in decisions:
         print(f"\n[{stage}] {decision}" + (f": {reason}" if reason else ""))
-        for label, blob in (("scores", scores), ("evidence", evidence)):
-            data = {k: v for k, v in json.loads(blob).items() if v is not None}
+        ev = {k: v for k, v in json.loads(evidence or "{}").items() if v is not None}
+        for line in edit_lines(ev):
+            print(f"  {line}")
+        for label, data in (("scores", json.loads(scores or "{}")), ("evidence", ev)):
+            data = {k: v for k, v in data.items() if v is not None}
             if data:
                 print(f"  {label}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in data.items()))
     return 0
 
 
+def edit_lines(evidence: dict[str, Any]) -> list[str]:
+    """A modified decision's edits, readably; removes them from `evidence` (printed separately).
+    Offsets are [start, end) in the text before and after the edit, as stages.edits records them."""
+    edits = evidence.pop("edits", None)
+    before, after = evidence.pop("text_sha1_before", None), evidence.pop("text_sha1_after", None)
+    lines = []
+    for start, end, new_start, new_end in edits or []:
+        what = "inserted at" if start == end else ("deleted" if new_start == new_end else "changed")
+        if what == "inserted at":
+            lines.append(f"inserted chars {new_start}..{new_end} at char {start}")
+        elif what == "deleted":
+            lines.append(f"deleted chars {start}..{end} (now at {new_start})")
+        else:
+            lines.append(f"changed chars {start}..{end} -> {new_start}..{new_end}")
+    if before or after:
+        lines.append(f"text sha1: {before} -> {after}")
+    return lines
+
+
 def _fmt(v: Any) -> str:
-    return f"{v:.3f}" if isinstance(v, float) else str(v)
+    return f"{v:.3f}" if isinstance(v, float) else (json.dumps(v) if isinstance(v, dict | list) else str(v))
 
 
 def print_funnel(run_dir: Path) -> None:
@@ -97,12 +139,15 @@ def print_funnel(run_dir: Path) -> None:
         con.close()
     print(f"\ndocuments in: {manifest['records']}")
     print(f"  kept:        {manifest['kept']}")
+    modified = {s: n for s, n in manifest.get("modified_by_stage", {}).items() if n}
+    for stage, n in modified.items():
+        print(f"    modified by {stage}: {n}")
     print(f"  removed:     {manifest['removed']}")
     for final, stage, reason, n in rows:
         if final == "removed":
             print(f"    {stage}/{reason}: {n}")
     print(f"  quarantined: {manifest['quarantined']}")
-    for final, stage, reason, n in rows:
+    for final, _stage, reason, n in rows:
         if final == "quarantined":
             print(f"    {reason}: {n}")
     if manifest.get("file_issues"):

@@ -12,13 +12,11 @@ missed, never wrongly removed (every removal is verified).
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+
 import numpy as np
 import polars as pl
-
-try:
-    import numba
-except ImportError:  # pragma: no cover
-    numba = None
 
 
 def choose_bands(threshold: float, num_perm: int, min_recall: float = 0.995) -> tuple[int, int]:
@@ -35,18 +33,26 @@ def choose_bands(threshold: float, num_perm: int, min_recall: float = 0.995) -> 
     return best
 
 
+def band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """uint64 [docs]: a 64-bit hash of band `band`'s `rows` values of each signature (a collision
+    only adds a candidate, which verification then rejects). One band at a time, so that the
+    caller holds one uint64 column, not a [docs, bands] matrix."""
+    if (band + 1) * rows > sig.shape[1]:
+        raise ValueError(f"band {band} of {rows} rows needs {(band + 1) * rows} permutations, signatures have {sig.shape[1]}")
+    h = np.full(sig.shape[0], np.uint64(0x9E3779B97F4A7C15 ^ band), np.uint64)
+    for r in range(rows):
+        h = (h ^ sig[:, band * rows + r].astype(np.uint64)) * np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(29)
+    return h
+
+
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """uint64 [docs, bands]: a 64-bit hash of each band's `rows` values (a collision only adds a
-    candidate, which verification then rejects)."""
+    """uint64 [docs, bands]: `band_key` of every band."""
     if bands * rows > sig.shape[1]:
         raise ValueError(f"{bands} bands x {rows} rows needs {bands * rows} permutations, signatures have {sig.shape[1]}")
     keys = np.empty((sig.shape[0], bands), np.uint64)
     for band in range(bands):
-        h = np.full(sig.shape[0], np.uint64(0x9E3779B97F4A7C15 ^ band), np.uint64)
-        for r in range(rows):
-            h = (h ^ sig[:, band * rows + r].astype(np.uint64)) * np.uint64(0x100000001B3)
-            h ^= h >> np.uint64(29)
-        keys[:, band] = h
+        keys[:, band] = band_key(sig, band, rows)
     return keys
 
 
@@ -109,14 +115,20 @@ def _keep_kernel(n, hi, lo, keeper, named):
             named[lo[e]] = e
 
 
-if numba is not None:
-    _jaccard_kernel = numba.njit(cache=True)(_jaccard_kernel)
-    _keep_kernel = numba.njit(cache=True)(_keep_kernel)
+@functools.cache
+def _kernels() -> tuple:
+    """(jaccard, keep) compiled on first use, so that importing this module never loads numba;
+    plain Python (slow, same results) where numba is not installed."""
+    if importlib.util.find_spec("numba") is None:  # pragma: no cover - installs without numba
+        return _jaccard_kernel, _keep_kernel
+    import numba
+
+    return numba.njit(cache=True)(_jaccard_kernel), numba.njit(cache=True)(_keep_kernel)
 
 
 def jaccard(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(len(a), np.float64)
-    _jaccard_kernel(values, offsets, a.astype(np.int64), b.astype(np.int64), out)
+    _kernels()[0](values, offsets, a.astype(np.int64), b.astype(np.int64), out)
     return out
 
 
@@ -127,5 +139,5 @@ def keep_rule(n: int, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.nd
         raise ValueError("pairs must satisfy hi < lo and be sorted by (lo, hi) without repeats")
     keeper = np.empty(n, np.int64)
     named = np.empty(n, np.int64)
-    _keep_kernel(n, hi.astype(np.int64), lo.astype(np.int64), keeper, named)
+    _kernels()[1](n, hi.astype(np.int64), lo.astype(np.int64), keeper, named)
     return keeper, named

@@ -1,7 +1,10 @@
 """Near-duplicate removal: MinHash + LSH candidates, every removal verified with exact Jaccard.
 
-1. Signatures (stages/minhash.py): word n-grams of normalized text, datasketch-identical values.
-2. Candidates (stages/lsh.py): band buckets grouped in polars, band by band.
+1. Features, per shard (stages/minhash): signatures of word n-grams of normalized text,
+   datasketch-identical values. They depend on the scoring options only (ngram, num_perm, seed,
+   keep), so a new threshold or banding re-decides from cached signatures.
+2. Candidates (stages/lsh.py): band keys hashed from the signatures and grouped in polars, band by
+   band.
 3. Verification: exact Jaccard of the 64-bit shingle-hash sets of both documents.
 4. Keep rule, no chaining: documents are visited in keep-policy order (first seen, longest, or
    highest score column); a document is removed only when its own verified Jaccard with a document
@@ -10,52 +13,70 @@
 Documents with fewer than `ngram` words have no shingles; they are matched explicitly, by equality
 of their normalized text (Jaccard 1.0), never through LSH and never silently passed over.
 
-Incremental releases: `against` names earlier run directories; the documents this stage kept
-there (RUN_DIR/index/near_dup/*.parquet, written by the runner from the `signatures` artifact)
-rank before every current document, so a current document that near-duplicates one of them is
-removed naming the earlier doc_id and run.
+Incremental releases: `against` names earlier runs. The runner hands them to `setup` as EarlierRuns
+(the index this stage published there, and the texts that release shipped); their documents rank
+before every current document, so a current document that near-duplicates one of them is removed
+naming the earlier doc_id and the run as the user gave it. The stage never opens run folders.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
 from stages import lsh, minhash
-from stages.base import ConfigError, Judgement, Scope, StageResult, decide, split
+from stages.base import ConfigError, EarlierRun, Inputs, Judgement, Scope, StageResult, decide, split
+from stages.options import coerce, option
+
+_INDEX = ("doc_id", "signature", "n_shingles", "short_norm")  # what the published index holds per document
+
+
+def _check_threshold(value: float) -> str | None:
+    return None if 0.0 < value <= 1.0 else "accepts a number in (0, 1]"
+
+
+def _check_seed(value: int) -> str | None:
+    return None if value < 2**32 else "accepts an integer below 2^32"
+
+
+def _check_keep(value: str) -> str | None:
+    if value in ("first", "longest") or (value.startswith("score:") and len(value) > len("score:")):
+        return None
+    return "accepts first, longest or score:<column> (the highest value of that numeric column is kept)"
 
 
 @dataclass(frozen=True)
 class NearDup:
     name: ClassVar[str] = "near_dup"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     reasons: ClassVar[frozenset[str]] = frozenset({"near_duplicate"})
     scope: ClassVar[Scope] = "corpus"
-    threshold: float = 0.8
-    ngram: int = 5
-    num_perm: int = 128
-    bands: int | None = None  # bands x rows chosen from threshold when both are None
-    rows: int | None = None
-    keep: str = "first"  # "first" | "longest" | "score:<column>" (highest wins, ties -> first)
-    against: tuple[str, ...] = ()  # earlier run directories
-    seed: int = 1
+    threshold: float = option(0.8, "verified Jaccard of word n-grams, in (0, 1], at which a document is a near-duplicate",
+                              role="decide", check=_check_threshold)
+    ngram: int = option(5, "words per shingle", minimum=1)
+    num_perm: int = option(128, "MinHash permutations per signature", minimum=1)
+    bands: int | None = option(None, "LSH bands (set with rows; unset: chosen from threshold for 99.5 % recall)",
+                               role="decide", minimum=1)
+    rows: int | None = option(None, "signature rows per LSH band (set with bands)", role="decide", minimum=1)
+    keep: str = option("first", "which document of a group stays: first, longest or score:<column> (highest wins, ties: first)",
+                       check=_check_keep)
+    against: tuple[str, ...] = option((), "earlier run folders: also remove near-duplicates of the documents they shipped",
+                                      role="decide", input="runs", alias="--against")
+    seed: int = option(1, "seed of the MinHash permutations (numpy's RandomState, as datasketch)", minimum=0,
+                       check=_check_seed)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"near_dup: threshold must be in (0, 1], got {self.threshold}")
-        if self.ngram < 1 or self.num_perm < 1:
-            raise ValueError("near_dup: ngram and num_perm must be positive")
+        for f in dataclasses.fields(self):  # the same checks as the CLI and TOML, for direct construction
+            coerce(type(self), self.name, f.name, getattr(self, f.name))
         if (self.bands is None) != (self.rows is None):
-            raise ValueError("near_dup: set both bands and rows, or neither")
-        if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
-            raise ValueError(f"near_dup: {self.bands} bands x {self.rows} rows does not fit {self.num_perm} permutations")
-        if self.keep not in ("first", "longest") and not (self.keep.startswith("score:") and len(self.keep) > 6):
-            raise ValueError(f"near_dup: keep must be 'first', 'longest' or 'score:<column>', got {self.keep!r}")
+            raise ValueError("stage 'near_dup': set both options bands and rows, or neither")
+        if self.bands is not None and self.rows is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"stage 'near_dup': bands x rows = {self.bands} x {self.rows} does not fit num_perm = {self.num_perm}")
 
     def banding(self) -> tuple[int, int]:
         if self.bands is not None and self.rows is not None:
@@ -66,11 +87,16 @@ class NearDup:
         """What signatures depend on: an earlier run's index is usable only when these match."""
         return {"ngram": self.ngram, "num_perm": self.num_perm, "seed": self.seed, "hash": minhash.HASH_NAME}
 
-    def features(self, docs: pl.DataFrame) -> pl.DataFrame:
-        """Per shard: signature, band keys, shingle count, keep-policy key, and the normalized text
-        of short documents. No full text: `judge` works on these and fetches only candidates' text."""
+    def setup(self, inputs: Inputs) -> tuple[EarlierRun, ...]:
+        """The earlier releases, checked before any signature is computed (their params only)."""
+        earlier = tuple(inputs.runs.get("against", ()))
+        self._earlier_index(earlier, columns=())
+        return earlier
+
+    def features(self, docs: pl.DataFrame, res: Any = None) -> pl.DataFrame:
+        """Per shard: signature, shingle count, keep-policy key, and the normalized text of short
+        documents. No full text: `judge` works on these and fetches only candidates' text."""
         sig, counts = minhash.signatures(docs["text"], self.ngram, self.num_perm, self.seed)
-        keys = lsh.band_keys(sig, *self.banding())
         short = np.flatnonzero(counts == 0)
         norm = [None] * docs.height
         for i, text in zip(short.tolist(), docs["text"].gather(short).to_list(), strict=True):
@@ -79,39 +105,44 @@ class NearDup:
             "doc_id": docs["doc_id"], "ord": docs["ord"], "priority": priority_key(docs, self.keep),
             "n_shingles": counts.astype(np.int64), "short_norm": pl.Series(norm, dtype=pl.String),
             "signature": pl.Series(sig).cast(pl.Array(pl.UInt32, self.num_perm)),
-            **{f"band_{b}": keys[:, b] for b in range(keys.shape[1])},
         })
 
-    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame) -> Judgement:
+    def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame, res: Any = None) -> Judgement:
         t0 = time.perf_counter()
-        earlier = load_against(self.against, self.params())
+        earlier_runs = tuple(res or ())
+        earlier = self._earlier_index(earlier_runs, columns=_INDEX)
         m = earlier.height
-        meta = features.select("doc_id", "ord", "priority", "n_shingles", "short_norm").collect()
-        order = meta.with_row_index("_row").sort(["priority", "ord"], descending=[True, False], nulls_last=True)["_row"].to_numpy()
-        n = m + meta.height
-        rank_of_row = np.empty(meta.height, np.int64)
+        feats = features.select("ord", "priority", "doc_id", "n_shingles", "short_norm").collect()
+        order = feats.with_row_index("_row").sort(["priority", "ord"], descending=[True, False], nulls_last=True)["_row"].to_numpy()
+        n = m + feats.height
+        rank_of_row = np.empty(feats.height, np.int64)
         rank_of_row[order] = np.arange(m, n)
-        ids = earlier["doc_id"].to_list() + meta["doc_id"].gather(order).to_list()
-        runs = earlier["run"].to_list() + [None] * meta.height
-        counts = np.concatenate([earlier["n_shingles"].to_numpy(), meta["n_shingles"].to_numpy()[order]]).astype(np.int64)
+        ids = earlier["doc_id"].to_list() + feats["doc_id"].gather(order).to_list()
+        runs = [earlier_runs[r].given for r in earlier["run"].to_list()] + [None] * feats.height
+        counts = np.concatenate([earlier["n_shingles"].to_numpy(), feats["n_shingles"].to_numpy()[order]]).astype(np.int64)
 
-        # Candidates band by band: one uint64 column in memory at a time, read from the features.
+        # Candidates band by band: one uint64 key column in memory at a time, hashed here (not with the
+        # features) so that a new threshold or banding reuses the signatures. Signatures are held only
+        # for this loop, as the features' row order (the same lazy frame read twice keeps its order).
         bands, rows = self.banding()
-        old_keys = lsh.band_keys(_stored_signatures(earlier, self.num_perm), bands, rows)
+        old_sig = _matrix(earlier["signature"], self.num_perm)
+        cur_sig = _matrix(features.select("signature").collect().to_series(), self.num_perm)
         found = []
         for b in range(bands):
             key = np.empty(n, np.uint64)
-            key[:m] = old_keys[:, b]
-            key[rank_of_row] = features.select(f"band_{b}").collect().to_series().to_numpy()
+            key[:m] = lsh.band_key(old_sig, b, rows)
+            key[rank_of_row] = lsh.band_key(cur_sig, b, rows)
             found.append(lsh.band_pairs(key, counts > 0))
+        del old_sig, cur_sig
+        earlier = earlier.drop("signature")
         hi, lo = lsh.unique_pairs(found)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
         t_cand = time.perf_counter()
         involved = np.unique(np.concatenate([hi, lo]))
-        jac = _verify(involved, _texts_of(involved, ids, m, earlier, docs), hi, lo, self.ngram)
+        texts = _texts_of(involved, ids, m, earlier["run"], earlier_runs, docs)
+        jac = _verify(involved, texts, hi, lo, self.ngram)
         ok = jac >= self.threshold
-        norm = pl.concat([earlier["short_norm"], meta["short_norm"].gather(order)])
-        s_hi, s_lo = _short_pairs(norm, m)
+        s_hi, s_lo = _short_pairs(pl.concat([earlier["short_norm"], feats["short_norm"].gather(order)]), m)
         hi, lo = np.concatenate([hi[ok], s_hi]), np.concatenate([lo[ok], s_lo])
         jac = np.concatenate([jac[ok], np.ones(len(s_hi))])
         srt = np.lexsort((hi, lo))
@@ -123,38 +154,67 @@ class NearDup:
         head = np.where(removed, k, rank_of_row)
         size = np.bincount(keeper[keeper >= 0], minlength=n) + 1
         heads = head.tolist()
-        cluster = [f"{runs[h]}#{ids[h]}" if runs[h] is not None else ids[h] for h in heads]
         frame = pl.DataFrame({
-            "doc_id": meta["doc_id"],
+            "doc_id": feats["doc_id"],
             "_dup_of": [ids[h] if r else None for h, r in zip(heads, removed.tolist(), strict=True)],
             "_dup_run": [runs[h] if r else None for h, r in zip(heads, removed.tolist(), strict=True)],
             "_jaccard": np.where(removed, jac[np.maximum(named[rank_of_row], 0)] if len(jac) else 0.0, np.nan),
-            "near_dup_cluster_id": cluster,
+            "near_dup_cluster_id": [f"{runs[h]}#{ids[h]}" if runs[h] is not None else ids[h] for h in heads],
             "near_dup_cluster_size": size[head].astype(np.int64),
         }, schema_overrides={"_dup_of": pl.String, "_dup_run": pl.String}).with_columns(pl.col("_jaccard").fill_nan(None))
         evidence = {"duplicate_of": pl.col("_dup_of"), "jaccard": pl.col("_jaccard"),
                     "cluster_id": pl.col("near_dup_cluster_id"), "cluster_size": pl.col("near_dup_cluster_size")}
-        if self.against:
+        if earlier_runs:
             evidence["duplicate_of_run"] = pl.col("_dup_run")
+        scores = {"near_dup_cluster_id": pl.col("near_dup_cluster_id"), "near_dup_cluster_size": pl.col("near_dup_cluster_size")}
         decided = decide(frame, reason=pl.when(pl.col("_dup_of").is_not_null()).then(pl.lit("near_duplicate")),
-                         scores={"near_dup_cluster_id": pl.col("near_dup_cluster_id"), "near_dup_cluster_size": pl.col("near_dup_cluster_size")},
-                         evidence=evidence)
+                         scores=scores, evidence=evidence)
         kept_ids = frame.filter(pl.col("_dup_of").is_null()).select("doc_id")
-        artifact = (features.select("doc_id", "signature", "n_shingles", "short_norm").collect()
-                    .join(kept_ids, on="doc_id", how="semi", maintain_order="left")
+        artifact = (features.select(_INDEX).join(kept_ids.lazy(), on="doc_id", how="semi", maintain_order="left").collect()
                     .with_columns(**{key: pl.lit(value) for key, value in self.params().items()}))
         stats = {
-            "bands": bands, "rows": rows, "short_documents": int((meta["n_shingles"] == 0).sum()),
-            "candidate_pairs_verified": int(len(ok)), "candidate_pairs_above_threshold": int(ok.sum()),
+            "bands": bands, "rows": rows, "short_documents": int((feats["n_shingles"] == 0).sum()),
+            "candidate_pairs_verified": len(ok), "candidate_pairs_above_threshold": int(ok.sum()),
             "removed_against_earlier_runs": int(frame["_dup_run"].is_not_null().sum()), "earlier_documents": m,
             "removed_by_reason": dict(decided.stats["removed_by_reason"]),
             "seconds_candidates": round(t_cand - t0, 3), "seconds_verify_cluster": round(time.perf_counter() - t_cand, 3),
         }
-        return Judgement(decisions=decided.decisions, columns=frame.select("doc_id", "near_dup_cluster_id", "near_dup_cluster_size"),
+        return Judgement(decisions=decided.decisions, columns=frame.select("doc_id", *scores),
                          stats=stats, artifacts={"signatures": artifact})
 
-    def apply(self, docs: pl.DataFrame) -> StageResult:
-        return split(docs, self.judge(self.features(docs).lazy(), docs.lazy()))
+    def apply(self, docs: pl.DataFrame, res: Any = None) -> StageResult:
+        return split(docs, self.judge(self.features(docs, res).lazy(), docs.lazy(), res))
+
+    def _earlier_index(self, earlier: tuple[EarlierRun, ...], columns: tuple[str, ...]) -> pl.DataFrame:
+        """The index rows of the earlier releases (`columns` + run: position in `earlier`). Fails
+        loudly, naming the run, when a release has no index, an unreadable one, or one built with
+        other signature parameters: silently keeping everything would publish the duplicates the
+        user asked to remove."""
+        given = tuple(r.given for r in earlier)
+        if given != self.against:
+            raise RuntimeError(f"near_dup: against={list(self.against)} but the earlier runs handed over are {list(given)} "
+                               "(setup(inputs) gives judge and apply the runs they need)")
+        params = self.params()
+        frames = []
+        for pos, run in enumerate(earlier):
+            where = f"stage 'near_dup' option 'against': {run.given}"
+            if run.index is None:
+                raise ConfigError(f"{where} has no near_dup index (near_dup did not run there); "
+                                  "name a run made with near_dup")
+            try:
+                missing = sorted(set(params) - set(run.index.collect_schema().names()))
+                frame = run.index.select(*columns, *params.keys() - set(missing)).collect()
+            except (pl.exceptions.PolarsError, OSError) as err:  # a corrupt index must stop the run, naming it
+                raise RuntimeError(f"near_dup --against {run.given}: cannot read its near_dup index: {err}") from err
+            for key, value in params.items():
+                if key in missing or (frame.height and frame[key].unique().to_list() != [value]):
+                    raise ConfigError(f"{where} was built with another {key} than {value!r} (its index is "
+                                      f"incompatible); use that run's {key} or rerun it with this one")
+            frames.append(frame.select(*columns, run=pl.lit(pos, pl.Int64)))
+        schema = {"doc_id": pl.String, "signature": pl.Array(pl.UInt32, self.num_perm), "n_shingles": pl.Int64,
+                  "short_norm": pl.String}
+        empty = pl.DataFrame(schema={c: schema[c] for c in columns} | {"run": pl.Int64})
+        return pl.concat([empty, *(f.cast(empty.schema) for f in frames)], how="vertical")
 
 
 def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
@@ -165,55 +225,32 @@ def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
         return docs["text"].str.len_chars().cast(pl.Float64).alias("priority")
     column = keep.removeprefix("score:")
     if column not in docs.columns:
-        raise ConfigError(f"near_dup keep={keep!r}: no column {column!r} (columns: {docs.columns})")
+        raise ConfigError(f"stage 'near_dup' option 'keep' = {keep!r}: the documents have no column {column!r} (columns: {docs.columns})")
     if not docs.schema[column].is_numeric():
-        raise TypeError(f"near_dup keep={keep!r}: column {column!r} is {docs.schema[column]}, not numeric")
+        raise ConfigError(f"stage 'near_dup' option 'keep' = {keep!r}: column {column!r} is {docs.schema[column]}, not numeric")
     return docs[column].cast(pl.Float64).fill_nan(None).alias("priority")
 
 
-def load_against(run_dirs: tuple[str, ...], params: dict[str, object]) -> pl.DataFrame:
-    """Index rows of the documents earlier releases shipped (doc_id, signature, n_shingles,
-    short_norm, run). Fails loudly when a run directory, its index or its curated documents are
-    missing, unreadable or built with other signature parameters: silently keeping everything would
-    publish the duplicates the user asked to remove."""
-    frames = []
-    for run in run_dirs:
-        folder = Path(run) / "index" / "near_dup"
-        files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-        if not files:
-            raise FileNotFoundError(f"near_dup --against {run}: no near_dup index at {folder} (was near_dup run there?)")
-        if not sorted((Path(run) / "curated").glob("*.parquet")):
-            raise FileNotFoundError(f"near_dup --against {run}: no curated documents in {Path(run) / 'curated'}")
-        try:
-            frame = pl.concat([pl.read_parquet(f) for f in files], how="vertical")
-        except Exception as err:  # re-raised with the path: a corrupt index must stop the run
-            raise RuntimeError(f"near_dup --against {run}: cannot read {folder}: {err}") from err
-        for key, value in params.items():
-            if key not in frame.columns or (frame.height and frame[key].unique().to_list() != [value]):
-                raise ValueError(f"near_dup --against {run}: index built with other {key} than {value!r}; rebuild it or match the config")
-        frames.append(frame.select("doc_id", "signature", "n_shingles", "short_norm", run=pl.lit(str(run))))
-    if not frames:
-        return pl.DataFrame(schema={"doc_id": pl.String, "signature": pl.List(pl.UInt32), "n_shingles": pl.Int64,
-                                   "short_norm": pl.String, "run": pl.String})
-    return pl.concat(frames, how="vertical_relaxed")
-
-
-def _stored_signatures(earlier: pl.DataFrame, num_perm: int) -> np.ndarray:
-    if earlier.is_empty():
+def _matrix(signatures: pl.Series, num_perm: int) -> np.ndarray:
+    if signatures.is_empty():
         return np.zeros((0, num_perm), np.uint32)
-    return np.asarray(earlier["signature"].cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
+    return np.asarray(signatures.cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
 
 
-def _texts_of(ranks: np.ndarray, ids: list[str], m: int, earlier: pl.DataFrame, docs: pl.LazyFrame) -> pl.Series:
+def _texts_of(ranks: np.ndarray, ids: list[str], m: int, run_of: pl.Series, earlier: tuple[EarlierRun, ...],
+              docs: pl.LazyFrame) -> pl.Series:
     """Texts of the given ranks (sorted), read lazily: current documents from this stage's input,
-    earlier ones from the curated output of their release (what was shipped)."""
+    earlier ones from what their release shipped."""
     want = pl.DataFrame({"rank": ranks, "doc_id": [ids[r] for r in ranks.tolist()]}, schema={"rank": pl.Int64, "doc_id": pl.String})
     cur = want.filter(pl.col("rank") >= m)
     found = [docs.select("doc_id", "text").join(cur.lazy(), on="doc_id", how="inner").collect().select("rank", "text")]
-    old = want.filter(pl.col("rank") < m).with_columns(run=pl.Series(earlier["run"].gather(ranks[ranks < m]), dtype=pl.String))
-    for (run,), part in old.partition_by("run", as_dict=True).items():
-        curated = pl.scan_parquet(Path(run) / "curated" / "*.parquet").select(doc_id="id", text="text")
-        found.append(curated.join(part.lazy(), on="doc_id", how="inner").collect().select("rank", "text"))
+    old = want.filter(pl.col("rank") < m).with_columns(run=run_of.gather(ranks[ranks < m]))
+    for (pos,), part in old.partition_by("run", as_dict=True).items():
+        texts = earlier[pos].texts.select("doc_id", "text").join(part.lazy(), on="doc_id", how="inner").collect()
+        if texts.height != part.height:
+            raise RuntimeError(f"near_dup --against {earlier[pos].given}: {part.height - texts.height} documents of its "
+                               "near_dup index are not among the documents it shipped")
+        found.append(texts.select("rank", "text"))
     texts = pl.concat(found).sort("rank")
     if texts.height != len(ranks):
         raise RuntimeError(f"near_dup: {len(ranks) - texts.height} candidate documents have no text to verify against")

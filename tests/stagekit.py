@@ -17,7 +17,7 @@ SECRET = "4111-2222-3333"
 
 
 def _edits(text: str, words: tuple[str, ...]) -> list[dict[str, Any]]:
-    pattern = r"\d[\d-]*\d" + "".join(f"|\\b{re.escape(w)}\\b" for w in words)
+    pattern = r"\d{4}(?:-\d{4})*" + "".join(f"|\\b{re.escape(w)}\\b" for w in words)
     return [{"start": m.start(), "end": m.end(), "replacement": "<X>"} for m in re.finditer(pattern, text)]
 
 

@@ -31,7 +31,7 @@ def suite() -> ab.EvalSuite:
 
 
 def fake_run(opts):
-    """Stands in for flows.runner.run_pipeline: 'exact_dup' keeps one copy of each text."""
+    """Stands in for flows.execute.run_local: 'exact_dup' keeps one copy of each text."""
     docs = [prose(i % 7) for i in range(40)]
     if "exact_dup" in opts.stages:
         docs = list(dict.fromkeys(docs))
@@ -74,12 +74,14 @@ def test_ablation_orchestration_tables_report_and_resume(tmp_path):
     assert sum("tok/s" in line for line in logs) == n_trained  # a rerun trains nothing new
 
 
-def test_cli_arguments_parse():
+def test_cli_arguments_parse(capsys):
     parser = argparse.ArgumentParser()
     ab.add_arguments(parser)
     args = parser.parse_args(["a.jsonl", "b.jsonl", "--out", "x", "--recipes", "raw,full", "--tokens", "5",
                               "--size", "tiny,mini", "--seeds", "3", "--device", "cpu", "--eval-config", "c.toml"])
     assert args.inputs == [Path("a.jsonl"), Path("b.jsonl")] and args.size == "tiny,mini"
+    one_seed = parser.parse_args(["a.jsonl", "--out", "x", "--seeds", "1"])
+    assert ab.run(one_seed) == 2 and "--seeds must be at least 2" in capsys.readouterr().err
     strict = ab.Recipe("quality_strict", ("quality",), {"quality": {"min_words": 100}})
     recipes, notes = ab.resolve_recipes(["raw", "quality_strict", "full"], {"quality_strict": strict},
                                         ("exact_dup", "quality"))
@@ -88,8 +90,19 @@ def test_cli_arguments_parse():
         ab.resolve_recipes(["exact_dup"], {}, ("exact_dup",))
 
 
+def test_ablate_and_run_share_one_stage_order():
+    """`full` is what `assay run` runs by default, in its order; the default recipes are raw, each
+    of those stages alone, then full."""
+    from stages import catalog
+
+    recipes, notes = ab.resolve_recipes(ab.default_recipes(), {}, ab.available_stages())
+    assert not notes
+    assert [r.name for r in recipes] == ["raw", *catalog.default_stages(), "full"]
+    assert recipes[-1].stages == catalog.default_stages()
+    assert all(r.stages == (r.name,) for r in recipes[1:-1])
+
+
 def test_real_pipeline_ablation_on_cpu(tmp_path):
-    pytest.importorskip("flows.runner")
     rng = random.Random(0)
     rows = []
     for i in range(60):  # heavy-tailed duplication: what exact_dup should remove

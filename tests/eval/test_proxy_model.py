@@ -8,7 +8,7 @@ import torch
 
 from eval.data import EpochSampler, open_token_file, tokenize_to_file
 from eval.evaluate import heldout_bpb, score_benchmark
-from eval.model import GPT, GPTConfig, SIZES, config_for
+from eval.model import GPT, GPTConfig, config_for
 from eval.sources import MCItem
 from eval.tokenizer import eos_id, load_tokenizer, train_tokenizer
 from eval.train import TrainConfig, lr_at, train
@@ -34,7 +34,10 @@ def test_named_sizes_span_one_to_150m_parameters():
     assert config_for("384x6", 100).n_head == 6 and config_for("384x6", 100).n_layer == 6
     with pytest.raises(ValueError, match="unknown model size"):
         config_for("huge", 100)
-    assert set(SIZES) >= {"tiny", "small", "base"}
+    # the names `assay ablate --size` offers, from smallest to largest
+    shapes = [config_for(s, 8192) for s in ("tiny", "mini", "small", "medium", "base", "large")]
+    body = [c.n_layer * c.n_embd**2 for c in shapes]  # parameters outside the embeddings, up to a constant
+    assert body == sorted(set(body))
 
 
 def test_attention_is_causal():

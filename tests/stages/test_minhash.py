@@ -60,7 +60,7 @@ def test_permutations_are_datasketch_affine32():
     assert np.array_equal(a, ref.permutations[0]) and np.array_equal(b, ref.permutations[1])
 
 
-@pytest.mark.skipif(not minhash.HAVE_NUMBA, reason="numba not installed: only the numpy path exists")
+@pytest.mark.skipif(not minhash.have_numba(), reason="numba not installed: only the numpy path exists")
 def test_numpy_path_equals_numba_path():
     docs = pl.Series(varied_docs(400, seed=11), dtype=pl.String)
     s1, c1 = minhash.signatures(docs, 5, 128, 1, backend="numba")
@@ -91,3 +91,19 @@ def test_normalization_folds_case_nfkc_punctuation_and_whitespace():
     assert minhash.normalize_text("  Hello,\tWORLD!!  ﬁne—ｆｕｌｌ\u00a0stop. ") == "hello world fine full stop"
     assert minhash.normalize_text("É") == minhash.normalize_text("E\u0301") == "é"
     assert minhash.normalize_text("?!...") == ""
+
+
+def test_the_hash_definition_is_pinned():
+    """Earlier releases' indexes hold signatures: a change of the hash, however small, must come
+    with a new HASH_NAME (and so a loud mismatch), never silently other values."""
+    assert minhash.HASH_NAME == "fnv1a64-words/fold/fmix64;affine32"
+    assert minhash.fmix64(np.array([1, 0xDEADBEEF], np.uint64)).tolist() == [0xB456BCFC34C2CB2C, 0xD24BD59F862A1DAC]
+    assert minhash.shingle_hash64(b"the quick brown fox jumps") == 0xE8E576E5BD291CF6
+    sig, _ = minhash.signatures(pl.Series(["The quick brown fox jumps over the lazy dog."]), 5, 4, 1)
+    assert sig.tolist() == [[758007637, 34756378, 170168321, 439086429]]
+
+
+def test_fmix64_leaves_its_argument_unchanged():
+    h = np.array([1, 2, 3], np.uint64)
+    minhash.fmix64(h)
+    assert h.tolist() == [1, 2, 3]

@@ -1,4 +1,4 @@
-"""Runner guarantees: conservation, ledger shape, determinism, resume after a kill, step caching."""
+"""Run guarantees: conservation, ledger shape, determinism, resume after a kill, step caching."""
 from __future__ import annotations
 
 import hashlib
@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 from conftest import prose, write_jsonl
 
-from flows.runner import RunOptions, run_local
+from flows.execute import run_local
+from flows.plan import RunOptions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def corpus(tmp_path: Path) -> Path:
@@ -81,7 +82,7 @@ def test_same_input_same_config_gives_identical_output(tmp_path: Path) -> None:
     inp = corpus(tmp_path)
     run_local(opts(inp, tmp_path / "r1"))
     run_local(opts(inp, tmp_path / "r2", ))
-    run_local(opts(inp, tmp_path / "r3", ).__class__(inputs=(str(inp),), out=tmp_path / "r3", stages=("provenance", "exact_dup", "quality"), shard_size=1000, progress=False))
+    run_local(RunOptions(inputs=(str(inp),), out=tmp_path / "r3", stages=("provenance", "exact_dup", "quality"), shard_size=1000, progress=False))
     assert digest(tmp_path / "r1") == digest(tmp_path / "r2")
     d1, d3 = digest(tmp_path / "r1"), digest(tmp_path / "r3")  # other shard size: same ledger content
     assert all(d1[t] == d3[t] for t in ("documents", "decisions", "quarantine"))
@@ -98,24 +99,33 @@ def test_changing_one_stage_reruns_only_it_and_later(tmp_path: Path) -> None:
     assert second["kept"] == 305  # 'too short' now passes the lower threshold
 
 
-CRASH_POINTS = ["ingest:shard", "ingest:before_done", "provenance:between_files", "exact_dup:shard",
-                "quality:between_files", "near_dup:features", "near_dup:shard", "finalize:curated", "finalize:ledger",
-                "finalize:before_manifest"]
+CRASH_POINTS = ["ingest:shard", "ingest:before_done", "provenance:between_files", "exact_dup:judged", "exact_dup:shard",
+                "quality:scored", "quality:between_files", "near_dup:features", "near_dup:shard", "finalize:curated",
+                "finalize:ledger", "finalize:before_manifest"]
+ALL = ("provenance", "exact_dup", "quality", "near_dup")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """One uninterrupted run that every kill test compares against."""
+    tmp = tmp_path_factory.mktemp("reference")
+    inp = corpus(tmp)
+    run_local(opts(inp, tmp / "clean", stages=ALL))
+    return inp, digest(tmp / "clean")
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_kill_and_rerun_gives_the_uninterrupted_output(tmp_path: Path, point: str) -> None:
-    inp = corpus(tmp_path)
-    run_local(opts(inp, tmp_path / "clean", stages=("provenance", "exact_dup", "quality", "near_dup")))
+def test_kill_and_rerun_gives_the_uninterrupted_output(tmp_path: Path, point: str, reference) -> None:
+    inp, clean = reference
     cmd = [sys.executable, "-m", "flows.cli", "run", str(inp), "--out", str(tmp_path / "run"), "--quiet",
-           "--engine", "local", "--shard-size", "64", "--stages", "provenance,exact_dup,quality,near_dup"]
+           "--engine", "local", "--shard-size", "64", "--stages", ",".join(ALL)]
     env = os.environ | {"ASSAY_CRASH_AT": point}
     killed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "run" / "manifest.json").exists()
     env.pop("ASSAY_CRASH_AT")
     subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
-    assert digest(tmp_path / "run") == digest(tmp_path / "clean")
+    assert digest(tmp_path / "run") == clean
 
 
 def test_toml_config_and_flags(tmp_path: Path) -> None:
@@ -165,7 +175,7 @@ def test_sharded_corpus_stage_equals_whole_frame_apply(tmp_path: Path) -> None:
                              shard_size=size, progress=False))
         con = duckdb.connect(str(tmp_path / f"r{size}" / "ledger.duckdb"), read_only=True)
         outs.append(con.execute("SELECT doc_id, decision, reason, scores, evidence FROM decisions ORDER BY doc_id").fetchall())
-        assert len(list((tmp_path / f"r{size}" / "work").glob("01-near_dup-*/features-*.parquet"))) == -(-54 // size)
+        assert len(list((tmp_path / f"r{size}" / "work").glob("01-near_dup-scores-*/features-*.parquet"))) == -(-54 // size)
     assert outs[0] == outs[1]
     docs = pl.read_parquet(sorted((tmp_path / "r1000" / "work").glob("00-ingest-*/shard-*.parquet")))
     whole = NearDup().apply(docs).decisions.sort("doc_id")
@@ -191,3 +201,19 @@ def test_against_an_earlier_release_through_the_cli(tmp_path: Path) -> None:
     assert all(r[3] >= 0.8 for r in rows)
     assert main(["run", str(tmp_path / "r2"), "--out", str(tmp_path / "run3"), "--stages", "near_dup",
                  "--against", str(tmp_path / "missing"), "--quiet"]) == 1  # never "keep everything"
+
+
+def test_against_a_run_rebuilt_in_place_is_not_served_from_cache(tmp_path: Path) -> None:
+    """The earlier run's manifest hash is in the step key: rebuilding it with other content under
+    the same path must change the later release's result."""
+    write_jsonl(tmp_path / "old" / "a.jsonl", [{"id": f"a{i}", "text": prose(i, 200)} for i in range(10)])
+    write_jsonl(tmp_path / "other" / "a.jsonl", [{"id": f"z{i}", "text": prose(500 + i, 200)} for i in range(10)])
+    write_jsonl(tmp_path / "new" / "b.jsonl", [{"id": f"b{i}", "text": prose(i, 200).replace("number", "numero", 1)} for i in range(10)])
+    release = lambda inp: RunOptions(inputs=(str(tmp_path / inp),), out=tmp_path / "earlier", stages=("near_dup",), progress=False)  # noqa: E731
+    later = RunOptions(inputs=(str(tmp_path / "new"),), out=tmp_path / "later", stages=("near_dup",), progress=False,
+                       stage_options={"near_dup": {"against": [str(tmp_path / "earlier")]}})
+    run_local(release("old"))
+    assert run_local(later)["removed"] == 10
+    run_local(release("other"))  # the earlier release rebuilt in place with other documents
+    again = run_local(later)
+    assert again["removed"] == 0 and again["inputs"]["options"]["near_dup.against"][0]["given"] == str(tmp_path / "earlier")

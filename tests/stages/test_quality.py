@@ -1,4 +1,4 @@
-"""Unit tests of the first stages on tiny inline frames, with exact reasons."""
+"""quality: each Gopher/C4 rule, exact scores, and thresholds as options."""
 from __future__ import annotations
 
 import json
@@ -6,30 +6,15 @@ import json
 import polars as pl
 from conftest import make_docs, prose
 
-from stages.exact_dup import ExactDup
-from stages.provenance import Provenance
+import pytest
+
+from stages import catalog
+from stages.options import ConfigError
 from stages.quality import Quality
 
 
 def decisions(result) -> dict[str, tuple[str, str | None]]:
     return {r["doc_id"]: (r["decision"], r["reason"]) for r in result.decisions.iter_rows(named=True)}
-
-
-def test_exact_dup_folds_case_whitespace_and_unicode_and_keeps_first() -> None:
-    base = prose(1)
-    docs = make_docs([prose(0), base, base.upper(), base.replace(" ", "  \n"), "ｆｕｌｌ width " + base, "full width " + base])
-    r = ExactDup().apply(docs)
-    assert decisions(r) == {"d0": ("kept", None), "d1": ("kept", None), "d2": ("removed", "exact_duplicate"),
-                            "d3": ("removed", "exact_duplicate"), "d4": ("kept", None), "d5": ("removed", "exact_duplicate")}
-    ev = {row["doc_id"]: json.loads(row["evidence"]) for row in r.decisions.iter_rows(named=True)}
-    assert ev["d2"]["duplicate_of"] == "d1" and ev["d5"]["duplicate_of"] == "d4"
-    assert r.kept.filter(pl.col("doc_id") == "d1")["exact_dup_copies"][0] == 3
-
-
-def test_exact_dup_first_means_input_order_not_row_order() -> None:
-    docs = make_docs([prose(3), prose(3)], ids=["late", "early"]).with_columns(ord=pl.Series([5, 2]))
-    r = ExactDup().apply(docs.sort("ord"))
-    assert decisions(r) == {"early": ("kept", None), "late": ("removed", "exact_duplicate")}
 
 
 def test_quality_rules_name_the_first_broken_rule() -> None:
@@ -63,23 +48,6 @@ def test_quality_thresholds_are_config() -> None:
     assert Quality(min_words=5).apply(docs).kept.height == 1
 
 
-def test_provenance_tags_from_metadata_then_flags() -> None:
-    docs = make_docs([prose(0), prose(1)], meta=[{"url": "https://www.Example.org:8080/a?b", "license": "cc-by", "date": "2024-01-02"}, {}])
-    r = Provenance(license="odc-by", crawl_date="2026-11").apply(docs)
-    rows = {x["doc_id"]: x for x in r.kept.iter_rows(named=True)}
-    assert (rows["d0"]["provenance_domain"], rows["d0"]["provenance_license"], rows["d0"]["provenance_crawl_date"]) == ("example.org", "cc-by", "2024-01-02")
-    assert (rows["d1"]["provenance_domain"], rows["d1"]["provenance_license"], rows["d1"]["provenance_crawl_date"]) == (None, "odc-by", "2026-11")
-    assert r.decisions["decision"].to_list() == ["kept", "kept"]
-
-
-def test_exact_dup_whitespace_folding_equals_the_plain_rule() -> None:
-    from stages.exact_dup import normalized
-
-    texts = pl.Series(["a b", "a  b", "a\tb", " a \t\n b ", "a\u00a0b", "a \u2003\u2003b", "x\r\n\r\ny", "single"])
-    plain = texts.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-    assert normalized(texts).to_list() == plain.to_list()
-
-
 def test_quality_fast_counts_equal_the_plain_definitions() -> None:
     texts = ["(hello) 12ab 123 -- x\tyé\u00a0z\n\n  ", "   ", "42 43 44", "a", "über naïve 9lives !!! ok"]
     r = Quality(min_words=0, min_stop_words=0).apply(make_docs(texts))
@@ -91,3 +59,21 @@ def test_quality_fast_counts_equal_the_plain_definitions() -> None:
         assert sc["quality_alpha_words"] == (alpha / len(words) if words else 0.0)
         if words:
             assert abs(sc["quality_mean_word_length"] - sum(map(len, words)) / len(words)) < 1e-9
+
+
+def test_quality_bad_option_values_are_usage_errors_naming_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"option 'min_words' accepts an integer >= 0; got 'thirty'"):
+        catalog.build("quality", {"min_words": "thirty"})
+    with pytest.raises(ConfigError, match="min_words .100. is above max_words .10."):
+        catalog.build("quality", {"min_words": 100, "max_words": 10})
+    with pytest.raises(ConfigError, match="max_bullet_line_fraction' accepts a number in \\[0, 1\\]"):
+        catalog.build("quality", {"max_bullet_line_fraction": 1.5})
+    assert catalog.build("quality", {"min_words": "30"}).min_words == 30  # CLI strings are converted
+
+
+def test_quality_choose_reads_scores_only() -> None:
+    """choose() decides from the score columns: the text is not needed once scores are stored."""
+    docs = make_docs([prose(0), "The cat and the dog."])
+    scored = docs.join(Quality().score(docs), on="doc_id", how="left", maintain_order="left")
+    blind = scored.with_columns(text=pl.lit("x"))
+    assert Quality().choose(blind).decisions["reason"].to_list() == [None, "too_few_words"]

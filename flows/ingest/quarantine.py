@@ -1,0 +1,71 @@
+"""Quarantine rows: why an input record did not become a document, with a bounded, PII-masked excerpt.
+
+Every reason ingest can give, and what it means. File-level rows (input_line null) are marked [file].
+
+Any record
+    invalid_utf8        the line is not valid UTF-8
+    invalid_json        the line is not valid JSON
+    not_an_object       the record is a JSON array, string or number, not an object
+    nul_bytes           the line or a content field holds NUL characters
+    too_large           the record is larger than max_doc_bytes
+    invalid_id          the id field is neither a string nor an integer
+    duplicate_id        the id (given or derived from the content) was seen earlier in the run
+    wrong_kind          the record is recognisably of another kind than its file (a text record in a
+                        file of chat records): the kind is detected once per file, from its first record
+    truncated_stream    a compressed stream is damaged from this line on: one row for the lost tail
+    empty_file          [file] the file holds no records
+Text records
+    missing_text        no text field (the detail names string fields the records do have)
+    null_text           the text field is null
+    text_not_string     the text field is a number, list or object
+    empty_text          the text is empty or whitespace only
+Instruction and prompt/completion records
+    missing_instruction, missing_output, missing_prompt, missing_completion
+                        the field is absent or null (the detail suggests a --field-map)
+    empty_instruction, empty_output, empty_prompt, empty_completion
+                        the field is empty or whitespace only (`input` may be empty or absent)
+    field_not_string    a content field (instruction, input, output, prompt, completion) is not a string
+Chat records
+    missing_messages    neither `messages` nor ShareGPT `conversations` is present (or it is null)
+    messages_not_a_list the messages field is not a list
+    empty_messages      no messages, or every message's content is empty
+    message_not_an_object  a message is not an object
+    message_missing_role   a message has no role (`role`, or ShareGPT `from`)
+    unknown_role        a role outside system/user/assistant/tool and their aliases (see kinds.py)
+    message_missing_content  a message has no content (`content`, or ShareGPT `value`), or it is null
+                        (an OpenAI tool-call turn with null content cannot be represented yet)
+    content_not_string  a message's content is not a string (e.g. a list of multimodal parts)
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+QUARANTINE_REASONS = frozenset({
+    "invalid_utf8", "invalid_json", "not_an_object", "nul_bytes", "too_large", "invalid_id", "duplicate_id",
+    "wrong_kind", "truncated_stream", "empty_file",
+    "missing_text", "null_text", "text_not_string", "empty_text",
+    "missing_instruction", "missing_output", "missing_prompt", "missing_completion",
+    "empty_instruction", "empty_output", "empty_prompt", "empty_completion", "field_not_string",
+    "missing_messages", "messages_not_a_list", "empty_messages", "message_not_an_object",
+    "message_missing_role", "unknown_role", "message_missing_content", "content_not_string",
+})
+EXCERPT_BYTES = 160
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def excerpt(raw: bytes | str) -> str:
+    """A bounded excerpt of a bad record with e-mail addresses and long digit runs masked:
+    quarantine rows land in the ledger, which must never hold raw PII."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    text = raw[:EXCERPT_BYTES].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    return _DIGITS.sub("[NUMBER]", _EMAIL.sub("[EMAIL]", text))
+
+
+def quarantine_row(name: str, line: int | None, reason: str, detail: str, raw: bytes | str) -> dict[str, Any]:
+    """One QUARANTINE_SCHEMA row; the runner fills `doc_id` for record-level rows."""
+    assert reason in QUARANTINE_REASONS, reason  # a new reason must be documented above first
+    return {"doc_id": None, "input_file": name, "input_line": line, "reason": reason, "detail": detail,
+            "excerpt": excerpt(raw)}
