@@ -10,8 +10,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 PACKAGES = ("assay", "polars", "duckdb", "prefect", "datasketch", "numpy", "numba", "orjson", "torch",
             "fasttext-numpy2", "presidio-analyzer", "zstandard", "pyarrow", "tokenizers")
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +19,7 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_parquet(frame: pl.DataFrame, path: Path, published: bool = False) -> None:
+def write_parquet(frame: Any, path: Path, published: bool = False) -> None:
     """Write then rename, so that a file under its final name is always complete.
 
     Fixed settings, so the same frame gives the same bytes. Work files between steps use LZ4: every

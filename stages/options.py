@@ -66,6 +66,10 @@ def base_type(cls: type, name: str) -> tuple[Any, bool]:
     return hint, optional
 
 
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
 def _describe_type(kind: Any, spec: OptionSpec) -> str:
     if spec.choices:
         return "one of " + ", ".join(spec.choices)
@@ -75,9 +79,9 @@ def _describe_type(kind: Any, spec: OptionSpec) -> str:
         return "a list of strings"
     noun = {int: "an integer", float: "a number", str: "a string"}.get(kind, str(kind))
     if spec.minimum is not None and spec.maximum is not None:
-        return f"{noun} in [{spec.minimum:g}, {spec.maximum:g}]"
+        return f"{noun} in [{_num(spec.minimum)}, {_num(spec.maximum)}]"
     if spec.minimum is not None:
-        return f"{noun} >= {spec.minimum:g}"
+        return f"{noun} >= {_num(spec.minimum)}"
     return noun
 
 
@@ -95,8 +99,11 @@ def coerce(cls: type, stage: str, name: str, value: Any) -> Any:
     kind, optional = base_type(cls, name)
     spec = spec_of(f)
 
+    # Run-level (ingest) options have no stage: they read "option 'max_doc_bytes' accepts ...".
+    label = f"option {name!r}" if stage in ("", "ingest") else f"stage {stage!r} option {name!r}"
+
     def bad(got: Any = value) -> ConfigError:
-        return ConfigError(f"stage {stage!r} option {name!r} accepts {accepts(cls, f)}; got {got!r}")
+        return ConfigError(f"{label} accepts {accepts(cls, f)}; got {got!r}")
 
     if value is None:
         if optional:
@@ -146,7 +153,7 @@ def coerce(cls: type, stage: str, name: str, value: Any) -> Any:
     if spec.maximum is not None and out > spec.maximum:
         raise bad()
     if spec.check and (msg := spec.check(out)):
-        raise ConfigError(f"stage {stage!r} option {name!r}: {msg}; got {value!r}")
+        raise ConfigError(f"{label}: {msg}; got {value!r}")
     return out
 
 

@@ -21,10 +21,10 @@ def parse_field_map(entries: Iterable[str]) -> dict[str, str]:
         target, sep, source = entry.partition("=")
         target, source = target.strip(), source.strip()
         if not sep or not target or not source:
-            raise ValueError(f"expects FIELD=INPUT_FIELD, e.g. output=response; got {entry!r}")
+            raise ValueError(f"{entry!r} is not FIELD=INPUT_FIELD (e.g. output=response)")
         if target not in MAPPABLE_FIELDS:
             hint = " (use text_field)" if target == "text" else " (use id_field)" if target == "id" else ""
-            raise ValueError(f"FIELD must be one of {', '.join(MAPPABLE_FIELDS)}{hint}; got {target!r}")
+            raise ValueError(f"{target!r} is not a record field: FIELD is one of {', '.join(MAPPABLE_FIELDS)}{hint}")
         if target in out:
             raise ValueError(f"{target!r} is mapped twice")
         out[target] = source

@@ -142,7 +142,8 @@ def discover(paths: list[str], exclude: Path | None = None) -> Discovery:
                                  "(name its curated/ folder to read the curated documents)")
             found, other = _walk(named, skip)
             prefix = named.relative_to(base)
-            skipped += [((prefix / rel).as_posix() + ("/" if (named / rel).is_dir() else ""), why) for rel, why in other]
+            skipped += [((prefix / rel).as_posix() + ("/" if (named / rel).is_dir() else ""), why)
+                        for rel, why in other]
             if not found:
                 hint = (f"; it holds {len(other)} other entr{'y' if len(other) == 1 else 'ies'}, e.g. "
                         f"{other[0][0].as_posix()} ({other[0][1]})") if other else ""

@@ -5,7 +5,7 @@ File-level problems that stop the run (a missing or unreadable path) are InputEr
 `discover` before any work starts. A document row holds every DOCUMENT_SCHEMA column but `ord`,
 which the runner numbers; the typed fields of other kinds are null on text records.
 
-Plain text JSONL is most of what is read, so text records take their own path (`_check_text`):
+Plain text JSONL is most of what is read, so text records take their own inline path in `_check`:
 orjson on the raw line, a few dict lookups, no per-record pathlib. Record-kind work is only done for
 files of other kinds.
 """
@@ -30,6 +30,7 @@ from schemas.records import KIND_FIELDS
 from schemas.render import content_id, render
 
 Result = tuple[str, dict[str, Any]]
+_SORTED = orjson.OPT_SORT_KEYS  # meta JSON with sorted keys: the same record gives the same bytes
 
 
 @dataclass
@@ -47,7 +48,7 @@ class _File:
     src: dict[str, str]  # record field -> input field (field_map applied)
     kind: str | None = None  # None until the first JSON object is seen (record_kind auto)
     kind_from: str = ""  # where the kind came from, for wrong_kind details
-    hints: dict[tuple[str, ...], str] = field(default_factory=dict)  # by (field, record keys): computed once per layout
+    hints: dict[tuple[str, ...], str] = field(default_factory=dict)  # by (field, *record keys): once per layout
 
     def detect(self, cfg: IngestConfig, rec: dict[str, Any], line: int) -> None:
         self.kind = detect(rec, self.src, cfg.text_field) or "text"
@@ -72,14 +73,19 @@ def _doc_id(cfg: IngestConfig, rec: dict[str, Any], f: _File, line: int, raw: by
     return doc_id
 
 
+def _too_large(cfg: IngestConfig, raw: bytes) -> str:
+    return f"{len(raw)} bytes > max_doc_bytes {cfg.max_doc_bytes}"
+
+
 def _missing(cfg: IngestConfig, rec: dict[str, Any], f: _File, line: int, raw: bytes, name: str,
              reason: str, detail: str) -> dict[str, Any]:
     """A record without a required field: wrong_kind when it is recognisably another kind, else
     `reason` with a hint at fields that could be mapped (computed once per record layout)."""
     other = detect(rec, f.src, cfg.text_field)
     if other is not None and other != f.kind:
-        return _row(f.name, line, "wrong_kind", f"a {other} record in a file of {f.kind} records "
-                    f"({f.kind_from}; --record-kind forces one)", raw)
+        article = "an" if other[0] in "aeiou" else "a"
+        return _row(f.name, line, "wrong_kind", f"{article} {other} record in a file of {f.kind} records "
+                    f"({f.kind_from}; a file holds records of one kind)", raw)
     key = (name, *rec)
     if key not in f.hints:
         flag = "--text-field" if f.kind == "text" else f"--field-map {name}="
@@ -101,19 +107,21 @@ def _check(cfg: IngestConfig, rec: Any, f: _File, line: int, raw: bytes, ids: Id
         if text is None:
             return "quarantine", _row(f.name, line, "null_text", f"{cfg.text_field!r} is null", raw)
         if not isinstance(text, str):
-            return "quarantine", _row(f.name, line, "text_not_string", f"{cfg.text_field!r} is a {type(text).__name__}", raw)
+            return "quarantine", _row(f.name, line, "text_not_string",
+                                      f"{cfg.text_field!r} is a {type(text).__name__}", raw)
         if "\x00" in text:
             return "quarantine", _row(f.name, line, "nul_bytes", "text contains NUL characters", raw)
         if not text or text.isspace():
             return "quarantine", _row(f.name, line, "empty_text", "text is empty or whitespace only", raw)
         # content_id("text", ...) without building its argument: sha1 of the text alone
-        doc_id = _doc_id(cfg, rec, f, line, raw, ids, hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16])
+        content = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        doc_id = _doc_id(cfg, rec, f, line, raw, ids, content)
         if isinstance(doc_id, dict):
             return "quarantine", doc_id
         source = rec.get("source") if isinstance(rec.get("source"), str) else f.source
         meta = {k: v for k, v in rec.items() if k != cfg.text_field and k != cfg.id_field}
         return "doc", {"doc_id": doc_id, "text": text, "kind": "text", "source": source, "input_file": f.name,
-                       "input_line": line, "meta": orjson.dumps(meta, default=str, option=orjson.OPT_SORT_KEYS).decode(),
+                       "input_line": line, "meta": orjson.dumps(meta, default=str, option=_SORTED).decode(),
                        "instruction": None, "input": None, "output": None, "messages": None, "prompt": None,
                        "completion": None}
     kind = f.kind
@@ -132,7 +140,7 @@ def _check(cfg: IngestConfig, rec: Any, f: _File, line: int, raw: bytes, ids: Id
     source = rec.get("source") if isinstance(rec.get("source"), str) else f.source
     meta = {k: v for k, v in rec.items() if k not in used and k != cfg.id_field} | extra
     return "doc", {"doc_id": doc_id, "text": text, "kind": kind, "source": source, "input_file": f.name,
-                   "input_line": line, "meta": orjson.dumps(meta, default=str, option=orjson.OPT_SORT_KEYS).decode(),
+                   "input_line": line, "meta": orjson.dumps(meta, default=str, option=_SORTED).decode(),
                    "instruction": values.get("instruction"), "input": values.get("input"),
                    "output": values.get("output"), "messages": values.get("messages"),
                    "prompt": values.get("prompt"), "completion": values.get("completion")}
@@ -142,14 +150,15 @@ def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Ite
     records = 0
     for line, raw in read_lines(file.path, file.format):
         if isinstance(raw, Exception):
-            yield "quarantine", _row(f.name, line, "truncated_stream", f"compressed stream damaged from here on: {raw}", b"")
+            yield "quarantine", _row(f.name, line, "truncated_stream",
+                                     f"compressed stream damaged from here on: {raw}", b"")
             return
         if not raw.strip():
             yield "blank", {}  # not a record, but counted: nothing disappears without a trace
             continue
         records += 1
         if len(raw) > cfg.max_doc_bytes:
-            yield "quarantine", _row(f.name, line, "too_large", f"{len(raw)} bytes > max_doc_bytes {cfg.max_doc_bytes}", raw)
+            yield "quarantine", _row(f.name, line, "too_large", _too_large(cfg, raw), raw)
             continue
         if b"\x00" in raw:
             yield "quarantine", _row(f.name, line, "nul_bytes", "the line contains NUL bytes", raw)
@@ -182,9 +191,9 @@ def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> I
     # Rows are checked one by one, like JSONL records, so both formats share every rule; nested
     # columns (messages as a list of structs) arrive as lists of dicts, as JSON would give them.
     for i, rec in enumerate(frame.iter_rows(named=True), start=1):
-        raw = orjson.dumps(rec, default=str, option=orjson.OPT_SORT_KEYS)
+        raw = orjson.dumps(rec, default=str, option=_SORTED)
         if len(raw) > cfg.max_doc_bytes:
-            yield "quarantine", _row(f.name, i, "too_large", f"{len(raw)} bytes > max_doc_bytes {cfg.max_doc_bytes}", raw)
+            yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
             continue
         if f.kind is None:
             f.detect(cfg, rec, i)
