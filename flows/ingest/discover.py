@@ -1,11 +1,12 @@
 """Finding the input files: input paths (files and folders) -> data files with canonical names, and
 the files inside input folders that are not read, with why.
 
-A file's canonical `name` is its path relative to the common folder of all (resolved) inputs, so it
-does not depend on how a path is spelled (absolute or relative, from which directory): the names are
-what the ledger records and what step keys hash, and the same input spelled another way must reuse
-every cached step. Files come in argument order, each folder's files sorted by path, so that "first
-seen" (ids, dedup) means the same on every run.
+A file's canonical `name` is its path relative to the common parent folder of all (resolved) inputs
+(inputs `data/` and `more.jsonl.zst` give `data/a.jsonl` and `more.jsonl.zst`; one file input gives
+its file name), so it does not depend on how a path is spelled (absolute or relative, from which
+directory): the names are what the ledger records and what step keys hash, and the same input
+spelled another way must reuse every cached step. Files come in argument order, each folder's files
+sorted by path, so that "first seen" (ids, dedup) means the same on every run.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _OTHER_COMPRESSIONS = (".bz2", ".xz", ".lz4", ".zip", ".7z", ".br", ".tar")
 @dataclass(frozen=True)
 class DataFile:
     path: str  # absolute, symlinks resolved: what is opened, and what "the same file" means
-    name: str  # canonical: relative to the common folder of all inputs (see the module docstring)
+    name: str  # canonical: relative to the common parent folder of all inputs (module docstring)
     format: str  # "jsonl", "jsonl.gz", "jsonl.zst" or "parquet"
 
 
@@ -130,7 +131,7 @@ def discover(paths: list[str], exclude: Path | None = None) -> Discovery:
         entries.append((raw, path.resolve() if is_dir else path.parent.resolve() / path.name, is_dir))
     if not entries:
         raise InputError("no inputs given")
-    base = Path(os.path.commonpath([p if is_dir else p.parent for _, p, is_dir in entries]))
+    base = Path(os.path.commonpath([p.parent for _, p, _ in entries]))  # a folder's own name is part of the name
 
     files: list[DataFile] = []
     skipped: list[tuple[str, str]] = []

@@ -50,9 +50,9 @@ class _File:
     kind_from: str = ""  # where the kind came from, for wrong_kind details
     hints: dict[tuple[str, ...], str] = field(default_factory=dict)  # by (field, *record keys): once per layout
 
-    def detect(self, cfg: IngestConfig, rec: dict[str, Any], line: int) -> None:
+    def detect(self, cfg: IngestConfig, rec: dict[str, Any], where: str) -> None:
         self.kind = detect(rec, self.src, cfg.text_field) or "text"
-        self.kind_from = f"detected from line {line}"
+        self.kind_from = f"detected from {where}"
 
 
 def _doc_id(cfg: IngestConfig, rec: dict[str, Any], f: _File, line: int, raw: bytes, ids: IdBook,
@@ -174,7 +174,7 @@ def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Ite
             yield "quarantine", _row(f.name, line, "invalid_json", str(exc)[:200], raw)
             continue
         if f.kind is None and isinstance(rec, dict):
-            f.detect(cfg, rec, line)
+            f.detect(cfg, rec, f"line {line}")
         yield _check(cfg, rec, f, line, raw, ids)
     if records == 0:
         yield "quarantine", _row(f.name, None, "empty_file", "the file holds no records", b"")
@@ -196,7 +196,7 @@ def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> I
             yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
             continue
         if f.kind is None:
-            f.detect(cfg, rec, i)
+            f.detect(cfg, rec, f"row {i}")
         yield _check(cfg, rec, f, i, raw, ids)
 
 

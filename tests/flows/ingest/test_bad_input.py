@@ -115,7 +115,7 @@ def test_compressed_and_parquet_inputs_are_read(tmp_path: Path) -> None:
     pl.DataFrame({"id": ["p1"], "text": [prose(5)], "lang": ["en"]}).write_parquet(tmp_path / "d" / "c.parquet")
     got = ingest(tmp_path / "d")
     assert got.docs["doc_id"].to_list() == ["g0", "g1", "g2", "z0", "z1", "z2", "p1"]
-    assert got.docs["input_file"].unique(maintain_order=True).to_list() == ["a.jsonl.gz", "b.jsonl.zst", "c.parquet"]
+    assert got.docs["input_file"].unique(maintain_order=True).to_list() == ["d/a.jsonl.gz", "d/b.jsonl.zst", "d/c.parquet"]
     assert json.loads(got.doc("p1")["meta"]) == {"lang": "en"}  # metadata kept
     assert got.doc("p1")["source"] == "c" and got.doc("z0")["source"] == "b"  # the file's name, no extensions
 

@@ -41,11 +41,12 @@ def test_canonical_names_do_not_depend_on_how_paths_are_spelled(tmp_path: Path, 
     assert absolute.files[0] == DataFile(str(root / "data" / "a.jsonl"), "data/a.jsonl", "jsonl")
 
 
-def test_a_single_input_is_named_relative_to_itself(tmp_path: Path, monkeypatch) -> None:
+def test_names_start_at_the_common_parent_of_the_inputs(tmp_path: Path, monkeypatch) -> None:
     root = _project(tmp_path)
     assert _names(discover([str(root / "more.jsonl.gz")])) == [("more.jsonl.gz", "jsonl.gz")]
     monkeypatch.chdir(root / "data")
-    assert [f.name for f in discover(["."]).files] == ["a.jsonl", "b.jsonl", "sub/c.ndjson"]
+    assert [f.name for f in discover(["."]).files] == ["data/a.jsonl", "data/b.jsonl", "data/sub/c.ndjson"]
+    assert [f.name for f in discover(["sub"]).files] == ["sub/c.ndjson"]
     assert [f.name for f in discover(["sub/c.ndjson", "a.jsonl"]).files] == ["sub/c.ndjson", "a.jsonl"]
 
 
@@ -75,19 +76,17 @@ def test_unread_entries_of_input_folders_are_reported(tmp_path: Path) -> None:
     (data / "oldrun" / "work" / "00-ingest-abc" / "_done.json").write_text("{}")
     write_jsonl(data / "out" / "curated.jsonl", [{"text": "this run's own output"}])
     found = discover([str(data)], exclude=data / "out")
-    assert [f.name for f in found.files] == ["a.jsonl", "b.jsonl", "sub/c.ndjson"]
-    assert found.skipped == (
-        (".DS_Store", "hidden file"),
-        (".git/", "hidden folder, not searched"),
-        ("LICENSE", "no file extension"),
-        ("crawl.warc.gz", "unsupported type .warc.gz"),
-        ("linked/", "link to a folder, not followed"),
-        ("old.jsonl.bz2", "unsupported compression .bz2 (use .gz or .zst)"),
-        ("oldrun/", "an earlier assay run's folder, never an input"),
-        ("readme.txt", "unsupported type .txt"),
+    assert [f.name for f in found.files] == ["data/a.jsonl", "data/b.jsonl", "data/sub/c.ndjson"]
+    assert found.skipped == (  # canonical names, like the files'
+        ("data/.DS_Store", "hidden file"),
+        ("data/.git/", "hidden folder, not searched"),
+        ("data/LICENSE", "no file extension"),
+        ("data/crawl.warc.gz", "unsupported type .warc.gz"),
+        ("data/linked/", "link to a folder, not followed"),
+        ("data/old.jsonl.bz2", "unsupported compression .bz2 (use .gz or .zst)"),
+        ("data/oldrun/", "an earlier assay run's folder, never an input"),
+        ("data/readme.txt", "unsupported type .txt"),
     )
-    assert discover([str(data), str(root / "more.jsonl.gz")], exclude=data / "out").skipped[0] == (
-        "data/.DS_Store", "hidden file")  # canonical names, like the files'
 
 
 def test_a_run_folder_is_never_an_input(tmp_path: Path) -> None:
@@ -97,7 +96,7 @@ def test_a_run_folder_is_never_an_input(tmp_path: Path) -> None:
     (run / "work" / "01-quality-0f" / "_done.json").write_text("{}")
     with pytest.raises(InputError, match=f"^input is an assay run's folder, whose files are never inputs: {run} "):
         discover([str(run)])
-    assert [f.name for f in discover([str(run / "curated")]).files] == ["part.jsonl"]
+    assert [f.name for f in discover([str(run / "curated")]).files] == ["curated/part.jsonl"]
 
 
 def test_a_linked_file_keeps_its_own_name(tmp_path: Path) -> None:
@@ -105,8 +104,8 @@ def test_a_linked_file_keeps_its_own_name(tmp_path: Path) -> None:
     blob = write_jsonl(tmp_path / "blobs" / "9f2c1e", [{"text": "x"}])
     (tmp_path / "snap").mkdir()
     os.symlink(blob, tmp_path / "snap" / "train.jsonl")
-    for found in (discover([str(tmp_path / "snap")]), discover([str(tmp_path / "snap" / "train.jsonl")])):
-        assert found.files == (DataFile(str(blob.resolve()), "train.jsonl", "jsonl"),)
+    assert discover([str(tmp_path / "snap")]).files == (DataFile(str(blob.resolve()), "snap/train.jsonl", "jsonl"),)
+    assert discover([str(tmp_path / "snap" / "train.jsonl")]).files == (DataFile(str(blob.resolve()), "train.jsonl", "jsonl"),)
 
 
 def test_lines_split_across_read_blocks(tmp_path: Path, monkeypatch) -> None:

@@ -69,7 +69,7 @@ def test_every_kind_from_parquet_with_nested_messages(tmp_path: Path) -> None:
                  ).write_parquet(tmp_path / "sharegpt.parquet")
     pl.DataFrame([ALPACA]).write_parquet(tmp_path / "alpaca.parquet")
     pl.DataFrame([PAIR]).write_parquet(tmp_path / "pc.parquet")
-    got = ingest(tmp_path)
+    got = ingest(*sorted(tmp_path.iterdir()))
     by_file = {r["input_file"]: r for r in got.docs.rows(named=True)}
     assert {n: r["kind"] for n, r in by_file.items()} == {"alpaca.parquet": "instruction", "chat.parquet": "chat",
                                                            "pc.parquet": "prompt_completion", "sharegpt.parquet": "chat"}
