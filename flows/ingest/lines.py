@@ -44,6 +44,27 @@ def _chunks(path: str, fmt: str) -> Iterator[bytes | Exception]:
                 yield block
 
 
+def read_whole(path: str, fmt: str) -> bytes | Exception:
+    """The whole decompressed stream (a JSON array file is one document), or the damage."""
+    parts = []
+    for block in _chunks(path, fmt):
+        if isinstance(block, Exception):
+            return block
+        parts.append(block)
+    return b"".join(parts).removeprefix(b"\xef\xbb\xbf")
+
+
+def starts_with(path: str, fmt: str, char: bytes) -> bool:
+    """Whether the stream's first non-blank byte is `char` (reads one block, no more)."""
+    for block in _chunks(path, fmt):
+        if isinstance(block, Exception):
+            return False
+        head = block.removeprefix(b"\xef\xbb\xbf").lstrip()
+        if head:
+            return head.startswith(char)
+    return False
+
+
 def read_lines(path: str, fmt: str) -> Iterator[tuple[int, bytes] | tuple[int, Exception]]:
     """Yield (line_number, raw_line) with line endings and a leading BOM removed.
 

@@ -12,6 +12,7 @@ files of other kinds.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -24,12 +25,13 @@ from flows.errors import InputError
 from flows.ingest.config import IngestConfig
 from flows.ingest.discover import DataFile
 from flows.ingest.kinds import Bad, detect, extract, hint, sources
-from flows.ingest.lines import read_lines
+from flows.ingest.lines import read_lines, read_whole, starts_with
 from flows.ingest.quarantine import quarantine_row as _row
 from schemas.records import KIND_FIELDS
 from schemas.render import content_id, render
 
 Result = tuple[str, dict[str, Any]]
+_JSON_NAME = re.compile(r"\.json(\.gz|\.zst)?$", re.IGNORECASE)  # not .jsonl: JSONL lines may be arrays
 _SORTED = orjson.OPT_SORT_KEYS  # meta JSON with sorted keys: the same record gives the same bytes
 
 
@@ -180,6 +182,32 @@ def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Ite
         yield "quarantine", _row(f.name, None, "empty_file", "the file holds no records", b"")
 
 
+def _read_json_array(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Iterator[Result]:
+    """A `.json` file holding one JSON array of records (how Alpaca and many SFT sets are published).
+    Element N is reported as line N. The array is parsed whole: such files are small enough, and a
+    broken array cannot be split into records safely, so it is one quarantined record."""
+    data = read_whole(file.path, file.format)
+    if isinstance(data, Exception):
+        yield "quarantine", _row(f.name, 1, "truncated_stream", f"compressed stream damaged: {data}", b"")
+        return
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        yield "quarantine", _row(f.name, 1, "invalid_json", f"not a valid JSON array: {str(exc)[:160]}", data)
+        return
+    if not items:
+        yield "quarantine", _row(f.name, None, "empty_file", "the JSON array is empty", b"")
+        return
+    for i, rec in enumerate(items, start=1):
+        raw = orjson.dumps(rec, default=str, option=_SORTED)
+        if len(raw) > cfg.max_doc_bytes:
+            yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
+            continue
+        if f.kind is None and isinstance(rec, dict):
+            f.detect(cfg, rec, f"element {i}")
+        yield _check(cfg, rec, f, i, raw, ids)
+
+
 def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Iterator[Result]:
     try:
         frame = pl.read_parquet(file.path)
@@ -207,5 +235,7 @@ def read_file(cfg: IngestConfig, file: DataFile, ids: IdBook) -> Iterator[Result
         f.kind, f.kind_from = cfg.record_kind, f"record_kind {cfg.record_kind}"
     if file.format == "parquet":
         yield from _read_parquet(cfg, file, f, ids)
+    elif _JSON_NAME.search(file.name) and starts_with(file.path, file.format, b"["):
+        yield from _read_json_array(cfg, file, f, ids)
     else:
         yield from _read_jsonl(cfg, file, f, ids)

@@ -45,7 +45,13 @@ def records_in(file: DataFile) -> int | None:
             data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
     except (OSError, EOFError, zstandard.ZstdError):
         return None
-    return sum(1 for line in data.removeprefix(b"\xef\xbb\xbf").split(b"\n") if line.strip())
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if file.name.endswith((".json", ".json.gz", ".json.zst")) and data.lstrip().startswith(b"["):
+        try:
+            return len(json.loads(data))
+        except ValueError:
+            return 1  # a broken array is one quarantined record
+    return sum(1 for line in data.split(b"\n") if line.strip())
 
 
 def ingest(*inputs: Path | str, exclude: Path | None = None, **options: Any) -> Ingested:

@@ -229,3 +229,27 @@ def test_missing_output_hints_at_a_field_map(tmp_path: Path) -> None:
     assert got.quarantine.select("reason", "detail").rows() == [
         ("missing_output", ("no field 'output'; this record has string field(s) 'response', 'category' "
                            "— use --field-map output=response"))]
+
+
+def test_a_json_array_file_is_read_element_by_element(tmp_path: Path) -> None:
+    items = [{"instruction": f"Task {i}.", "input": "", "output": f"Answer {i}."} for i in range(3)] + [["not", "a", "record"]]
+    (tmp_path / "alpaca.json").write_text(json.dumps(items, indent=2))
+    got = ingest(tmp_path / "alpaca.json")
+    assert got.docs["kind"].to_list() == ["instruction"] * 3
+    assert got.docs["input_line"].to_list() == [1, 2, 3] and got.docs["text"][2] == "Task 2.\n\nAnswer 2."
+    assert got.reasons() == [(4, "not_an_object")]
+
+
+@pytest.mark.parametrize("content,reasons", [
+    ('[{"instruction": "x", "output": "y"}, {"instr', [(1, "invalid_json")]),
+    ("[]", [(None, "empty_file")]),
+])
+def test_a_broken_or_empty_json_array_is_quarantined(tmp_path: Path, content: str, reasons: list) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    assert ingest(tmp_path / "bad.json").reasons() == reasons
+
+
+def test_real_alpaca_release_reads_as_instruction_records(shared_data: Path) -> None:
+    got = ingest(shared_data / "synthetic" / "alpaca" / "alpaca_5000.json")
+    assert got.docs.height + got.quarantine.height == 5000
+    assert set(got.docs["kind"].to_list()) == {"instruction"} and got.docs.height > 4900
