@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flows.fsutil import WORK_COMPRESSIONS
 from flows.ingest.config import IngestConfig
 from flows.plan import DEFAULT_SHARD_SIZE, RunOptions
 from stages.options import ConfigError, coerce
 
 INGEST_KEYS = tuple(f.name for f in dataclasses.fields(IngestConfig))
-TOP_KEYS = ("stages", "shard_size", "stage", *INGEST_KEYS)
+TOP_KEYS = ("stages", "shard_size", "work_compression", "stage", *INGEST_KEYS)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def run_options(
     ingest: Mapping[str, Any] | None = None,
     shard_size: int | None = None,
     progress: bool = True,
+    work_compression: str | None = None,
 ) -> RunOptions:
     """Merge a config file with explicit values (explicit wins, option by option)."""
     data = load_toml(config) if config is not None else {}
@@ -71,5 +73,8 @@ def run_options(
         raise ConfigError(f"unknown ingest option(s) {unknown}; known: {', '.join(INGEST_KEYS)}")
     ingest_cfg = IngestConfig(**{k: coerce(IngestConfig, "ingest", k, v) for k, v in ingest_values.items()})
     size = shard_size if shard_size is not None else data.get("shard_size", DEFAULT_SHARD_SIZE)
+    compression = work_compression if work_compression is not None else data.get("work_compression", "none")
+    if compression not in WORK_COMPRESSIONS:
+        raise ConfigError(f"'work_compression' accepts one of {', '.join(WORK_COMPRESSIONS)}; got {compression!r}")
     return RunOptions(inputs=tuple(str(i) for i in inputs), out=Path(out), stages=chosen, stage_options=options,
-                      ingest=ingest_cfg, shard_size=_shard_size(size), progress=progress)
+                      ingest=ingest_cfg, shard_size=_shard_size(size), progress=progress, work_compression=compression)

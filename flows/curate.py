@@ -47,10 +47,11 @@ def curate(
     options: dict[str, dict[str, Any]] | None = None,
     ingest: dict[str, Any] | None = None,
     shard_size: int | None = None,
+    work_compression: str | None = None,
 ) -> dict[str, Any]:
     """Curate INPUTS into the run folder OUT; returns the run's manifest."""
     opts = run_options(inputs, out, config=config, stages=stages, stage_options=options, ingest=ingest,
-                       shard_size=shard_size, progress=False)
+                       shard_size=shard_size, progress=False, work_compression=work_compression)
     return execute(make_plan(opts), PrefectExecutor())
 
 
@@ -59,7 +60,8 @@ def flow_parameters(opts: RunOptions) -> dict[str, Any]:
     defaults = type(opts.ingest)()
     ingest = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(opts.ingest).items() if getattr(defaults, k) != v}
     return {"inputs": list(opts.inputs), "out": str(opts.out), "stages": list(opts.stages) if opts.stages is not None else None,
-            "options": {k: dict(v) for k, v in opts.stage_options.items()}, "ingest": ingest, "shard_size": opts.shard_size}
+            "options": {k: dict(v) for k, v in opts.stage_options.items()}, "ingest": ingest, "shard_size": opts.shard_size,
+            "work_compression": opts.work_compression}
 
 
 def run_prefect(opts: RunOptions, task_runner: TaskRunner | None = None) -> dict[str, Any]:

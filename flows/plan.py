@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.fsutil import file_sha256, package_versions, text_sha256
+from flows.fsutil import WORK_COMPRESSIONS, file_sha256, package_versions, text_sha256
 from flows.ingest.config import IngestConfig
 from flows.inputs import resolve_option
 from stages import catalog
@@ -32,6 +32,9 @@ class RunOptions:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
+    # Compression of the text shards in work/ (a cache: "lz4" or "zstd" trade CPU for disk on big
+    # corpora). Not part of any key: it changes bytes on disk, never content.
+    work_compression: str = "none"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Plan:
     config: dict[str, Any]
     config_hash: str
     progress: bool = True
+    work_compression: str = "none"
 
     @property
     def stages(self) -> tuple[StepPlan, ...]:
@@ -84,6 +88,8 @@ def _hash(obj: Any) -> str:
 def make_plan(opts: RunOptions) -> Plan:
     from flows.ingest.discover import discover
 
+    if opts.work_compression not in WORK_COMPRESSIONS:
+        raise ConfigError(f"work_compression accepts one of {', '.join(WORK_COMPRESSIONS)}; got {opts.work_compression!r}")
     if opts.shard_size < 1:
         raise ConfigError(f"shard_size accepts an integer >= 1; got {opts.shard_size!r}")
     out = Path(opts.out).resolve()
@@ -123,4 +129,4 @@ def make_plan(opts: RunOptions) -> Plan:
     config = {"inputs": [i.name for i in inputs], "ingest": ingest_cfg, "shard_size": opts.shard_size,
               "stages": [{"name": s.name, "version": s.version, "config": s.config} for s in steps[1:]]}
     return Plan(out.as_posix(), inputs, tuple(found.skipped), opts.ingest, opts.shard_size, tuple(steps),
-                config, _hash(config), opts.progress)
+                config, _hash(config), opts.progress, opts.work_compression)

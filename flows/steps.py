@@ -80,7 +80,7 @@ def run_ingest(plan: Plan) -> dict[str, Any]:
         frame = pl.DataFrame(buffer, schema=DOCUMENT_SCHEMA) if buffer else empty(DOCUMENT_SCHEMA)
         kinds.update(frame["kind"].unique().to_list())
         shards.append(f"shard-{len(shards):05d}.parquet")
-        write_parquet(frame, wdir / shards[-1])
+        write_parquet(frame, wdir / shards[-1], compression=plan.work_compression)
         buffer.clear()
 
     for item in plan.inputs:
@@ -122,14 +122,14 @@ def _input(plan: Plan, position: int, shard: int) -> pl.DataFrame:
     return docs
 
 
-def _write_result(step: StepPlan, shard: int, result: Any) -> str:
+def _write_result(plan: Plan, step: StepPlan, shard: int, result: Any) -> str:
     wdir, name = Path(step.dir), f"shard-{shard:05d}.parquet"
     write_parquet(result.decisions, wdir / f"decisions-{shard:05d}.parquet")
     write_json(dict(result.stats), wdir / f"stats-{shard:05d}.json")
     for art, frame in result.artifacts.items():
         write_parquet(frame, wdir / "artifacts" / f"{art}-{shard:05d}.parquet")
     crashpoint(f"{step.name}:between_files")
-    write_parquet(result.kept, wdir / name)  # the kept shard, written last, marks this shard as done
+    write_parquet(result.kept, wdir / name, compression=plan.work_compression)  # written last: marks the shard done
     return (wdir / name).as_posix()
 
 
@@ -146,16 +146,23 @@ def run_shard(plan: Plan, position: int, shard: int) -> str:
         result = stage.apply(docs, res)
     else:
         cached = Path(step.score_dir) / f"scores-{shard:05d}.parquet"
-        if not cached.exists():
+        if cached.exists():
+            scores = pl.read_parquet(cached)
+        else:
             scores = stage.score(docs, res)
             if scores.columns[0] != "doc_id" or scores.height != docs.height:
                 raise RunError(f"stage {step.name!r}: score() must return doc_id + one row per document")
             write_parquet(scores, cached)
             crashpoint(f"{step.name}:scored")
-        scored = docs.join(pl.read_parquet(cached), on="doc_id", how="left", maintain_order="left")
+        # Joined by id: when the ids line up row for row (always, unless a stage reorders), the
+        # columns are placed side by side without a hash join.
+        if scores["doc_id"].equals(docs["doc_id"]):
+            scored = docs.hstack(scores.drop("doc_id").get_columns())
+        else:
+            scored = docs.join(scores, on="doc_id", how="left", maintain_order="left")
         result = stage.choose(scored, res)
     check_result(stage, docs, result)
-    return _write_result(step, shard, result)
+    return _write_result(plan, step, shard, result)
 
 
 def run_features(plan: Plan, position: int, shard: int) -> str:
@@ -204,7 +211,7 @@ def run_split(plan: Plan, position: int, shard: int) -> str:
     check_result(stage_of(step), docs, result)
     wdir = Path(step.dir)
     write_parquet(result.decisions, wdir / f"decisions-{shard:05d}.parquet")
-    write_parquet(result.kept, out)
+    write_parquet(result.kept, out, compression=plan.work_compression)
     crashpoint(f"{step.name}:shard")
     return out.as_posix()
 

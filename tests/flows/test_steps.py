@@ -49,7 +49,7 @@ def test_modified_documents_reach_ledger_and_curated_output(tmp_path: Path) -> N
     assert m["records"] == 42 and m["kept"] == 42 and m["modified_by_stage"] == {"test_mask": 16, "exact_dup": 0}
     cur = pl.read_parquet(tmp_path / "run" / "curated")
     texts = cur["text"].to_list()
-    assert sum(f"Card <X> was used." in t for t in texts) == 14 and not any(SECRET in t for t in texts)
+    assert sum("Card <X> was used." in t for t in texts) == 14 and not any(SECRET in t for t in texts)
     instr = cur.filter(pl.col("kind") == "instruction").row(0, named=True)
     assert (instr["instruction"], instr["output"]) == ("Repeat the code <X>.", "The code is <X>.")
     chat = cur.filter(pl.col("kind") == "chat").row(0, named=True)

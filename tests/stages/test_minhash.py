@@ -107,3 +107,20 @@ def test_fmix64_leaves_its_argument_unchanged():
     h = np.array([1, 2, 3], np.uint64)
     minhash.fmix64(h)
     assert h.tolist() == [1, 2, 3]
+
+
+def test_char_tables_cache_round_trips_and_survives_a_corrupt_file(tmp_path, monkeypatch) -> None:
+    from stages.minhash import core
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    core.char_tables.cache_clear()
+    try:
+        built = core.char_tables()
+        assert core._cache_file().is_file() and core._cache_file().is_relative_to(tmp_path)
+        core._cache_file().write_bytes(b"not an npz file")  # damaged: rebuilt, never trusted
+        core.char_tables.cache_clear()
+        again = core.char_tables()
+        assert (again[0] == built[0]).all() and (again[1] == built[1]).all()
+        assert again[0][ord("Ä")] == ord("ä") and again[1][ord("-")] == 0 and again[1][ord("é")] == 1
+    finally:
+        core.char_tables.cache_clear()
