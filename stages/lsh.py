@@ -121,7 +121,9 @@ def _kernels() -> tuple:
     plain Python (slow, same results) where numba is not installed."""
     if importlib.util.find_spec("numba") is None:  # pragma: no cover - installs without numba
         return _jaccard_kernel, _keep_kernel
-    import numba
+    from stages.minhash.core import import_numba
+
+    numba = import_numba()
 
     return numba.njit(cache=True)(_jaccard_kernel), numba.njit(cache=True)(_keep_kernel)
 

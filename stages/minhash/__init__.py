@@ -37,6 +37,9 @@ def have_numba() -> bool:
 
 @functools.cache
 def _kernels() -> ModuleType:
+    from stages.minhash.core import import_numba
+
+    import_numba()
     from stages.minhash import kernels
 
     return kernels

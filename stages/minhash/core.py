@@ -24,6 +24,7 @@ import os
 import sys
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -136,3 +137,20 @@ def shingle_hash64(shingle: bytes) -> int:
 def shingle_hash32(shingle: bytes) -> int:
     """The `hashfunc` to give datasketch's MinHash for signatures equal to assay's."""
     return shingle_hash64(shingle) & 0xFFFFFFFF
+
+
+def import_numba() -> ModuleType:
+    """numba, imported without its BLAS probe. On import, `numba.np.arraymath` tries
+    `scipy.linalg.cython_blas` to see whether np.dot can be compiled; loading scipy.linalg costs
+    ~0.15 s of every run's start-up, and no kernel here uses linear algebra. The probe is told
+    "absent" during that one import; scipy itself stays importable afterwards."""
+    blocked = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" not in sys.modules and blocked not in sys.modules:
+        sys.modules[blocked] = None  # type: ignore[assignment]
+        try:
+            import numba.np.arraymath  # noqa: F401
+        finally:
+            del sys.modules[blocked]
+    import numba
+
+    return numba

@@ -124,3 +124,15 @@ def test_char_tables_cache_round_trips_and_survives_a_corrupt_file(tmp_path, mon
         assert again[0][ord("Ä")] == ord("ä") and again[1][ord("-")] == 0 and again[1][ord("é")] == 1
     finally:
         core.char_tables.cache_clear()
+
+
+def test_numba_loads_without_scipy_linalg_and_scipy_still_imports() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import polars as pl; from stages import minhash, lsh; "
+            "minhash.signatures(pl.Series(['a b c d e f']), 5, 16, 1); lsh._kernels(); "
+            "assert 'scipy.linalg' not in sys.modules, 'BLAS probe ran'; "
+            "import scipy.linalg.cython_blas; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
