@@ -38,6 +38,13 @@ class LocalExecutor:
 
 def execute(plan: Plan, ex: Executor) -> dict[str, Any]:
     started = time.time()
+    try:
+        return _execute(plan, ex, started)
+    finally:
+        steps.release(plan)
+
+
+def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
     ex.call("ingest", steps.run_ingest, plan)
     for step in plan.stages:
         if steps.done(step):

@@ -51,6 +51,15 @@ def resources_of(step: StepPlan) -> Any:
         return _RESOURCES[step.key]
 
 
+def release(plan: Plan) -> None:
+    """Drop this plan's stages and resources from the process: a long-lived process (a served flow,
+    an ablation running many recipes) must not keep every model it ever loaded."""
+    with _LOCK:
+        for step in plan.stages:
+            _STAGES.pop(step.key, None)
+            _RESOURCES.pop(step.key, None)
+
+
 def done(step: StepPlan) -> dict[str, Any] | None:
     marker = Path(step.dir) / "_done.json"
     return read_json(marker) if marker.exists() else None

@@ -114,3 +114,11 @@ def test_same_input_spelled_differently_reuses_every_step(tmp_path: Path, monkey
     run_local(RunOptions(inputs=("../in/",), out=Path("../run"), stages=("exact_dup",), shard_size=5, progress=False))
     assert sorted(p.name for p in (tmp_path / "run" / "work").iterdir()) == before
     assert [f["path"] for f in m["inputs"]["data"]] == ["in/chat.jsonl", "in/instr.jsonl", "in/texts.jsonl"]
+
+
+def test_resources_are_released_after_the_run(tmp_path: Path) -> None:
+    from flows import steps
+
+    run(tmp_path, ("test_mask",))
+    run(tmp_path, ("test_mask",), out="again")  # a second run in the same process loads again
+    assert LOADS == ["test_mask", "test_mask"] and not steps._RESOURCES and not steps._STAGES
