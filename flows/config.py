@@ -73,7 +73,7 @@ def run_options(
         raise ConfigError(f"unknown ingest option(s) {unknown}; known: {', '.join(INGEST_KEYS)}")
     ingest_cfg = IngestConfig(**{k: coerce(IngestConfig, "ingest", k, v) for k, v in ingest_values.items()})
     size = shard_size if shard_size is not None else data.get("shard_size", DEFAULT_SHARD_SIZE)
-    compression = work_compression if work_compression is not None else data.get("work_compression", "none")
+    compression = work_compression if work_compression is not None else data.get("work_compression", RunOptions.work_compression)
     if compression not in WORK_COMPRESSIONS:
         raise ConfigError(f"'work_compression' accepts one of {', '.join(WORK_COMPRESSIONS)}; got {compression!r}")
     return RunOptions(inputs=tuple(str(i) for i in inputs), out=Path(out), stages=chosen, stage_options=options,

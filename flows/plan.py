@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.fsutil import WORK_COMPRESSIONS, file_sha256, package_versions, text_sha256
+from flows.fsutil import AUTO_LZ4_BYTES, WORK_COMPRESSIONS, file_sha256, package_versions, text_sha256
 from flows.ingest.config import IngestConfig
 from flows.inputs import resolve_option
 from stages import catalog
@@ -32,9 +32,9 @@ class RunOptions:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     shard_size: int = DEFAULT_SHARD_SIZE
     progress: bool = True
-    # Compression of the text shards in work/ (a cache: "lz4" or "zstd" trade CPU for disk on big
-    # corpora). Not part of any key: it changes bytes on disk, never content.
-    work_compression: str = "none"
+    # Compression of the text shards in work/, a cache: "auto" is none below 1 GiB of input and LZ4
+    # above. Not part of any key: it changes bytes on disk, never content.
+    work_compression: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,12 @@ def _hash(obj: Any) -> str:
     return text_sha256(json.dumps(obj, sort_keys=True, default=str))
 
 
+def _work_compression(asked: str, inputs: tuple[InputFile, ...]) -> str:
+    if asked != "auto":
+        return asked
+    return "lz4" if sum(i.bytes for i in inputs) > AUTO_LZ4_BYTES else "none"
+
+
 def make_plan(opts: RunOptions) -> Plan:
     from flows.ingest.discover import discover
 
@@ -129,4 +135,4 @@ def make_plan(opts: RunOptions) -> Plan:
     config = {"inputs": [i.name for i in inputs], "ingest": ingest_cfg, "shard_size": opts.shard_size,
               "stages": [{"name": s.name, "version": s.version, "config": s.config} for s in steps[1:]]}
     return Plan(out.as_posix(), inputs, tuple(found.skipped), opts.ingest, opts.shard_size, tuple(steps),
-                config, _hash(config), opts.progress, opts.work_compression)
+                config, _hash(config), opts.progress, _work_compression(opts.work_compression, inputs))

@@ -42,9 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "[stage.NAME] tables of stage options. Flags override it, option by option")
     p.add_argument("--shard-size", type=_positive_int, metavar="N",
                    help=f"documents per shard; accepts an integer >= 1; default {DEFAULT_SHARD_SIZE}")
-    p.add_argument("--work-compression", choices=("none", "lz4", "zstd"), default=None,
+    p.add_argument("--work-compression", choices=("auto", "none", "lz4", "zstd"), default=None,
                    help="compression of the text shards each step keeps in RUN_DIR/work (a cache): none is "
-                        "fastest; lz4 (1.7x smaller) or zstd (3x smaller) save disk on big corpora; default none")
+                        "fastest; lz4 (2-3x smaller) or zstd (3-5x smaller) save disk; default auto: none "
+                        "below 1 GiB of input, lz4 above")
     p.add_argument("--engine", choices=("auto", "local", "prefect"), default="auto",
                    help="auto: the Prefect flow when PREFECT_API_URL is set, else in-process (same output)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or funnel")
