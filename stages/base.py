@@ -256,7 +256,11 @@ def check_result(stage: Any, docs: pl.DataFrame, result: StageResult) -> None:
     # Hashes, not the texts, are joined: this check runs on every shard of every stage.
     # Record fields join the hash only when the shard holds records of other kinds: a struct hash
     # over six all-null columns would cost every text shard of every stage for nothing.
+    # (For such shards, a record field that appears on a kept document is caught by its null count,
+    # which polars keeps without a scan.)
     plain = docs.height == 0 or (docs["kind"] == "text").all()
+    if plain and any(result.kept[c].null_count() != result.kept.height for c in _FIELDS):
+        raise ContractError(f"{where}: a record field was set on a text document")
     content = pl.col("text").hash() if plain else pl.struct("text", *_FIELDS).hash()
     joined = (result.kept.select("doc_id", _after=content)
               .join(docs.select("doc_id", _before=content), on="doc_id")

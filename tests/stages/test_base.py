@@ -135,3 +135,11 @@ def test_check_catches_lost_document_and_kept_removed_mismatch() -> None:
     removes = decide(docs, reason=pl.when(pl.col("ord") == 1).then(pl.lit("too_short")))
     with pytest.raises(ContractError, match="do not match"):
         check_result(Redact(), docs, StageResult(docs, removes.decisions))
+
+
+def test_check_catches_a_record_field_set_on_a_text_document() -> None:
+    docs = make_docs(["plain text"])
+    good = decide(docs, reason=pl.lit(None, pl.String))
+    tampered = good.kept.with_columns(output=pl.lit("smuggled"))
+    with pytest.raises(ContractError, match="record field was set on a text document"):
+        check_result(Redact(), docs, StageResult(tampered, good.decisions))
