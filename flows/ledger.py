@@ -6,27 +6,34 @@ text of removed documents: it opens from any directory and holds no raw PII.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow.dataset as ds
 
 from flows.errors import RunError
 from flows.fsutil import code_version, crashpoint, package_versions, read_json, tmp_name, write_json, write_parquet
-from flows.plan import Plan
+from flows.plan import RUN_MARKER, Plan, check_out, read_marker
 from schemas.records import KIND_FIELDS, RECORD_FIELD_SCHEMA
 
 LEDGER_VERSION = 2
 
 
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in paths) + "]"
+def _scan(con: duckdb.DuckDBPyConnection, view: str, paths: list[Path]) -> None:
+    """Make `view` read these Parquet files. Never a path inside SQL text, and never a path that
+    DuckDB could read as a glob: a folder named `a[1]` would read `a1`. An Arrow dataset opens each
+    file by its exact name (any name the OS allows) and DuckDB still streams it, projections pushed down."""
+    con.register(view, ds.dataset([p.as_posix() for p in paths], format="parquet"))
 
 
 def _curated_columns(kinds: list[str]) -> list[str]:
@@ -36,52 +43,76 @@ def _curated_columns(kinds: list[str]) -> list[str]:
     return [c for c in RECORD_FIELD_SCHEMA if c not in wanted]
 
 
-def write_curated(p: Plan) -> list[str]:
+def staging_name(out: Path, name: str, what: str) -> Path:
+    """`.curated.tmp-<pid>`: a staged or replaced folder of this process (see steps.clean_leftovers)."""
+    return out / f".{name}.{what}-{os.getpid()}"
+
+
+def write_curated(p: Plan, staging: Path) -> list[str]:
+    """The curated parts, written into `staging` (a fresh folder renamed into place by `publish`)."""
     last = p.steps[-1]
-    out = Path(p.out)
     drop = ["ord", *_curated_columns(read_json(Path(p.steps[0].dir) / "_done.json")["kinds"])]
-    staging = out / ".curated.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     names = []
     for i, shard in enumerate(read_json(Path(last.dir) / "_done.json")["shards"]):
-        frame = pl.read_parquet(Path(last.dir) / shard)
+        frame = pl.read_parquet(Path(last.dir) / shard, glob=False)
         frame = frame.drop(drop).rename({"doc_id": "id"})
         names.append(f"part-{i:05d}.parquet")
         write_parquet(frame, staging / names[-1], published=True)
     staging.mkdir(parents=True, exist_ok=True)
-    old = out / ".curated.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if (out / "curated").exists():
-        os.replace(out / "curated", old)
-    os.replace(staging, out / "curated")
-    shutil.rmtree(old, ignore_errors=True)
     return names
 
 
-def build_ledger(p: Plan, run_row: dict[str, Any], path: Path) -> dict[str, int]:
+def build_ledger(p: Plan, run_row: dict[str, Any], tmp: Path) -> dict[str, int]:
+    """Build the ledger in `tmp` (renamed into place by `publish`). Paths reach DuckDB only as
+    registered Arrow datasets, names and values only as parameters: no SQL text holds a path."""
     idir = Path(p.steps[0].dir)
     shards = [idir / s for s in read_json(idir / "_done.json")["shards"]]
-    tmp = tmp_name(path)
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    with _duckdb_path(tmp) as where:
+        return _build_ledger(p, run_row, idir, shards, duckdb.connect(where))
+
+
+@contextlib.contextmanager
+def _duckdb_path(path: Path) -> Iterator[str]:
+    """A name DuckDB can write `path` under. DuckDB reads a `?` in a database path as the start of
+    options (its write-ahead log goes to another folder) and a backslash as a separator, after
+    resolving links; in such a folder the ledger is built in the system's temporary folder and
+    copied in (the caller renames it into place)."""
+    if not {"?", "\\"} & set(path.parent.as_posix()):
+        yield path.as_posix()
+        return
+    via = Path(tempfile.mkdtemp(prefix="assay-ledger-"))
     try:
-        con.execute(f"CREATE TABLE quarantine AS SELECT * FROM read_parquet('{(idir / 'quarantine.parquet').as_posix()}') ORDER BY input_file, input_line NULLS FIRST")
-        parts = []
+        yield (via / "ledger.duckdb").as_posix()
+        shutil.copyfile(via / "ledger.duckdb", path)
+    finally:
+        shutil.rmtree(via, ignore_errors=True)
+
+
+def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Path],
+                  con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    try:
+        _scan(con, "ingest_quarantine", [idir / "quarantine.parquet"])
+        con.execute("CREATE TABLE quarantine AS SELECT * FROM ingest_quarantine ORDER BY input_file, input_line NULLS FIRST")
+        parts, params = [], []
         for s in p.stages:
-            files = sorted(Path(s.dir).glob("decisions-*.parquet"))
+            view = f"stage_decisions_{int(s.position)}"
+            _scan(con, view, sorted(Path(s.dir).glob("decisions-*.parquet")))
             parts.append(
-                f"SELECT doc_id, '{s.name}' AS stage, {s.position} AS position, {s.version} AS stage_version, "
-                f"decision, reason, scores::JSON AS scores, evidence::JSON AS evidence FROM read_parquet({_sql_list(files)})"
+                f"SELECT doc_id, ?::VARCHAR AS stage, {int(s.position)} AS position, {int(s.version)} AS stage_version, "
+                f"decision, reason, scores::JSON AS scores, evidence::JSON AS evidence FROM {view}"
             )
+            params.append(s.name)
         if parts:
-            con.execute("CREATE TABLE decisions AS " + " UNION ALL ".join(parts) + " ORDER BY position, doc_id")
+            con.execute("CREATE TABLE decisions AS " + " UNION ALL ".join(parts) + " ORDER BY position, doc_id", params)
         else:
             con.execute("CREATE TABLE decisions (doc_id VARCHAR, stage VARCHAR, position INTEGER, stage_version INTEGER, "
                         "decision VARCHAR, reason VARCHAR, scores JSON, evidence JSON)")
-        con.execute(f"""
+        _scan(con, "ingest_documents", shards)
+        con.execute("""
             CREATE TABLE documents AS
-            WITH ing AS (SELECT doc_id, ord, kind, source, input_file, input_line
-                         FROM read_parquet({_sql_list(shards)})),
+            WITH ing AS (SELECT doc_id, ord, kind, source, input_file, input_line FROM ingest_documents),
                  rem AS (SELECT doc_id, stage, reason FROM decisions WHERE decision = 'removed'),
                  modi AS (SELECT doc_id, string_agg(stage, ',' ORDER BY position) AS stages
                           FROM decisions WHERE decision = 'modified' GROUP BY doc_id)
@@ -115,27 +146,45 @@ def build_ledger(p: Plan, run_row: dict[str, Any], path: Path) -> dict[str, int]
         con.execute("""CREATE VIEW funnel AS SELECT final, final_stage, final_reason, count(*) AS documents
                        FROM documents GROUP BY ALL ORDER BY final, documents DESC""")
         counts = dict(con.execute("SELECT final, count(*) FROM documents GROUP BY final").fetchall())
+        for view in ["ingest_quarantine", "ingest_documents", *(f"stage_decisions_{int(s.position)}" for s in p.stages)]:
+            con.unregister(view)  # registered datasets live in this connection only, never in the file
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    crashpoint("finalize:ledger")
-    os.replace(tmp, path)
     return {k: int(counts.get(k, 0)) for k in ("kept", "removed", "quarantined")}
 
 
-def publish_artifacts(p: Plan, out: Path) -> None:
-    """Copy each stage's artifacts to RUN_DIR/index/<stage>/, keeping only rows of documents that
-    the release finally kept: a later release compares against what was shipped, not against what
-    one stage kept and a later stage removed."""
-    kept = pl.concat([pl.read_parquet(f, columns=["id"]) for f in sorted((out / "curated").glob("part-*.parquet"))]
+def publish_artifacts(p: Plan, curated: Path, staging: Path) -> None:
+    """Write each stage's artifacts to `staging`/<stage>/ (renamed to RUN_DIR/index/ by `publish`),
+    keeping only rows of documents that the release finally kept (the parts in `curated`): a later
+    release compares against what was shipped, not against what one stage kept and a later stage removed."""
+    kept = pl.concat([pl.read_parquet(f, columns=["id"], glob=False) for f in sorted(curated.glob("part-*.parquet"))]
                      or [pl.DataFrame(schema={"id": pl.String})]).rename({"id": "doc_id"})
-    shutil.rmtree(out / "index", ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     for s in p.stages:
         for art in sorted((Path(s.dir) / "artifacts").glob("*.parquet")):
-            frame = pl.read_parquet(art)
+            frame = pl.read_parquet(art, glob=False)
             if "doc_id" in frame.columns:
                 frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
-            write_parquet(frame, out / "index" / s.name / art.name, published=True)
+            write_parquet(frame, staging / s.name / art.name, published=True)
+
+
+def write_marker(out: Path, published: dict[str, list[int]]) -> None:
+    """The run folder's marker: what assay wrote in curated/ and index/ (relative path -> sizes)."""
+    write_json({"assay": "run folder", "format": 1, "published": published}, out / RUN_MARKER)
+
+
+def _listing(staged: Path, top: str) -> dict[str, int]:
+    return {f"{top}/{f.relative_to(staged).as_posix()}": f.stat().st_size for f in sorted(staged.rglob("*")) if f.is_file()}
+
+
+def _swap(staged: Path, final: Path, old: Path) -> None:
+    """Put `staged` in place of `final` (absent when `staged` is None or empty of files)."""
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    if staged.exists():
+        os.replace(staged, final)
 
 
 class ConservationError(RunError):
@@ -152,19 +201,46 @@ def run_inputs(p: Plan) -> dict[str, Any]:
 
 
 def finalize(p: Plan, started: float) -> dict[str, Any]:
+    """Publish the run: curated/, index/ and ledger.duckdb as a whole, then the manifest.
+
+    The manifest goes first (a folder without one is not a finished run, whatever else it holds),
+    everything is staged under temporary names and checked, the marker then names both the old and
+    the new files (so a rerun after a kill here may replace either), the three are renamed into
+    place, and the manifest is written last. A kill anywhere leaves no manifest, and the rerun
+    publishes again from the step outputs, the same bytes."""
     out = Path(p.out)
+    check_out(out)  # nothing was dropped into curated/ or index/ while the run worked
+    (out / "manifest.json").unlink(missing_ok=True)
     ingest = read_json(Path(p.steps[0].dir) / "_done.json")
-    curated = write_curated(p)
+    staged = {name: staging_name(out, name, "tmp") for name in ("curated", "index")}
+    curated = write_curated(p, staged["curated"])
     crashpoint("finalize:curated")
     run_row = {"run_id": uuid.uuid4().hex[:16], "started_at": started, "finished_at": time.time(),
                "code_version": code_version(), "package_versions": package_versions()}
-    counts = build_ledger(p, run_row, out / "ledger.duckdb")
-    n_curated = sum(pl.scan_parquet(out / "curated" / n).select(pl.len()).collect().item() for n in curated)
+    ledger_tmp = tmp_name(out / "ledger.duckdb")
+    counts = build_ledger(p, run_row, ledger_tmp)
+    crashpoint("finalize:ledger")
+    n_curated = sum(pl.scan_parquet(staged["curated"] / n, glob=False).select(pl.len()).collect().item() for n in curated)
     total = counts["kept"] + counts["removed"] + counts["quarantined"]
     if total != ingest["records"] or n_curated != counts["kept"]:
+        ledger_tmp.unlink(missing_ok=True)
+        shutil.rmtree(staged["curated"], ignore_errors=True)
         raise ConservationError(f"{ingest['records']} input records but kept {counts['kept']} + removed "
                                 f"{counts['removed']} + quarantined {counts['quarantined']}; {n_curated} curated rows")
-    publish_artifacts(p, out)
+    publish_artifacts(p, staged["curated"], staged["index"])
+    new = _listing(staged["curated"], "curated") | _listing(staged["index"], "index")
+    before = (read_marker(out) or {}).get("published", {})
+    write_marker(out, {rel: sorted(set(before.get(rel, [])) | ({new[rel]} if rel in new else set()))
+                       for rel in sorted(set(before) | set(new))})
+    crashpoint("finalize:staged")
+    _swap(staged["curated"], out / "curated", staging_name(out, "curated", "old"))
+    crashpoint("finalize:swapped_curated")
+    _swap(staged["index"], out / "index", staging_name(out, "index", "old"))
+    crashpoint("finalize:swapped_index")
+    os.replace(ledger_tmp, out / "ledger.duckdb")
+    for name in ("curated", "index"):
+        shutil.rmtree(staging_name(out, name, "old"), ignore_errors=True)
+    write_marker(out, {rel: [size] for rel, size in new.items()})
     removed = {}
     modified = {}
     for s in p.stages:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flows.errors import InputError
 from flows.fsutil import AUTO_LZ4_BYTES, WORK_COMPRESSIONS, file_sha256, package_versions, text_sha256
 from flows.ingest.config import IngestConfig
 from flows.inputs import resolve_option
@@ -91,6 +93,104 @@ def _work_compression(asked: str, inputs: tuple[InputFile, ...]) -> str:
     return "lz4" if sum(i.bytes for i in inputs) > AUTO_LZ4_BYTES else "none"
 
 
+# A run folder's own marker, written when a run first claims the folder and rewritten by every
+# publish: it lists (path -> sizes) the files of curated/ and index/ that assay wrote there, so that a
+# run replaces only what it can prove it wrote.
+RUN_MARKER = ".assay-run.json"
+_PART = re.compile(r"part-\d{5}\.parquet")
+
+
+def read_marker(out: Path) -> dict[str, Any] | None:
+    """The run folder's marker, or None when there is none (or it is not ours)."""
+    try:
+        marker = json.loads((out / RUN_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("assay") == "run folder" else None
+
+
+def published_files(out: Path) -> dict[str, int]:
+    """Every entry under out/curated and out/index (relative path -> size; -1 for what is not a
+    regular file: a folder inside curated/, a link, a FIFO)."""
+    found: dict[str, int] = {}
+    for top in ("curated", "index"):
+        root = out / top
+        if not root.exists() and not root.is_symlink():
+            continue
+        if root.is_symlink() or not root.is_dir():
+            found[top] = -1
+            continue
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(out).as_posix()
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                found[rel] = -1
+            elif path.is_file():
+                found[rel] = path.stat().st_size
+            elif top == "curated" or path.parent != root:
+                found[rel] = -1  # index/ holds one folder per stage, curated/ no folders
+    return found
+
+
+def _legacy_run(out: Path) -> bool:
+    """A run folder written before the marker existed: an assay manifest or step markers."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        if isinstance(manifest, dict) and {"config_hash", "steps", "ledger", "curated"} <= set(manifest):
+            return True
+    except (OSError, ValueError):
+        pass
+    return (out / "work").is_dir() and any((out / "work").glob("*/_done.json"))
+
+
+def _legacy_published(rel: str) -> bool:
+    parts = rel.split("/")
+    return (parts[0] == "curated" and len(parts) == 2 and bool(_PART.fullmatch(parts[1]))) or (
+        parts[0] == "index" and len(parts) == 3 and parts[2].endswith(".parquet"))
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before any work, an --out that a run could damage: a folder assay did not create
+    (it would lose its curated/ and index/), or a curated/ or index/ holding files assay did not
+    write there (a run replaces both folders whole)."""
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"--out {out} is a broken link")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    try:
+        entries = sorted(e.name for e in out.iterdir())
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot read the folder: {exc.strerror or exc}") from None
+    if not entries:
+        return
+    marker = read_marker(out)
+    legacy = marker is None and _legacy_run(out)
+    if marker is None and not legacy:
+        raise InputError(f"--out {out} is a folder that assay did not create (it holds {entries[0]!r}); "
+                         "give a new or empty folder, or an earlier assay run's folder")
+    known = marker.get("published", {}) if marker is not None else {}
+    for rel, size in published_files(out).items():
+        ours = size >= 0 and (size in known.get(rel, []) if marker is not None else _legacy_published(rel))
+        if not ours:
+            raise InputError(f"--out {out}: {out / rel} was not written by assay, and a run replaces "
+                             f"{out / rel.split('/')[0]}; move it away or give another --out")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_inputs_outside(out: Path, paths: list[tuple[str, str]]) -> None:
+    """A file a run reads must not live in the run folder it writes: a run replaces curated/ and
+    index/ whole, and work/ is its own cache. `paths` are (what the user gave, path)."""
+    for given, raw in paths:
+        for path in {Path(raw).absolute(), Path(raw).resolve()}:
+            if _inside(path, out):
+                raise InputError(f"input {given} lies inside this run's --out folder {out}; "
+                                 "a run replaces what it writes there: move the file or give another --out")
+
+
 def make_plan(opts: RunOptions) -> Plan:
     from flows.ingest.discover import discover
 
@@ -99,7 +199,9 @@ def make_plan(opts: RunOptions) -> Plan:
     if opts.shard_size < 1:
         raise ConfigError(f"shard_size accepts an integer >= 1; got {opts.shard_size!r}")
     out = Path(opts.out).resolve()
+    check_out(out)
     found = discover(list(opts.inputs), exclude=out)
+    check_inputs_outside(out, [(f.path, f.path) for f in found.files])
     inputs = tuple(InputFile(f.path, f.name, f.format, file_sha256(Path(f.path)), Path(f.path).stat().st_size) for f in found.files)
     names = catalog.default_stages() if opts.stages is None else tuple(opts.stages)
     if len(set(names)) != len(names):
@@ -122,6 +224,9 @@ def make_plan(opts: RunOptions) -> Plan:
         fields = {f.name: f for f in dataclasses.fields(stage)}
         for opt, kind in file_options(type(stage)):
             resolved[opt] = resolve_option(name, opt, kind, getattr(stage, opt), exclude=out)
+            if kind != "runs":  # an earlier run is read by its manifest's hash, checked before it is read
+                check_inputs_outside(out, [(f"{r['given']} (stage {name!r} option {opt!r})", q)
+                                           for r in resolved[opt] for q in r["paths"]])
             hashes[spec_of(fields[opt]).role][opt] = [r["sha256"] for r in resolved[opt]]
         score_key = _hash({"prev": key, "stage": score_part, "files": hashes["score"]})
         key = _hash({"score_key": score_key, "stage": decide_part, "files": hashes["decide"]})

@@ -10,6 +10,9 @@ work/NN-<stage>-scores-<score key>/, keyed on the scoring options only.
 """
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -72,10 +75,65 @@ def shards_of(step: StepPlan) -> list[Path]:
     return [Path(step.dir) / name for name in marker["shards"]]
 
 
+_LEFTOVER = re.compile(r"\..+\.(?:tmp|old)-(\d+)")
+_LEGACY_LEFTOVERS = (".curated.tmp", ".curated.old")  # staging folders of runs before the pid suffix
+
+
+def _dead(pid: int) -> bool:
+    """Whether no process has this id (a leftover of a live concurrent run is never touched)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+def clean_leftovers(out: Path) -> list[Path]:
+    """Remove what killed runs left in the run folder: staged or replaced folders
+    (`.curated.tmp-<pid>`, `.index.old-<pid>`), temporary files (`.ledger.duckdb.tmp-<pid>`,
+    `.shard-00003.parquet.tmp-<pid>` in step folders) of processes that no longer exist."""
+    removed: list[Path] = []
+    candidates = [out / name for name in _LEGACY_LEFTOVERS]
+    if out.is_dir():
+        candidates += [e for e in out.iterdir() if _LEFTOVER.fullmatch(e.name)]
+    work = out / "work"
+    if work.is_dir():
+        candidates += [f for f in work.rglob(".*") if _LEFTOVER.fullmatch(f.name)]
+    for path in candidates:
+        m = _LEFTOVER.fullmatch(path.name)
+        if (m and not _dead(int(m.group(1)))) or not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def claim_out(plan: Plan) -> None:
+    """Before the first write of a run: clean killed runs' leftovers and mark the folder as an assay
+    run folder (naming what an earlier run of an older assay published there, which the plan
+    checked). A run replaces only what such a marker names."""
+    from flows.ledger import write_marker
+    from flows.plan import published_files, read_marker
+
+    out = Path(plan.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)
+    if read_marker(out) is None:
+        write_marker(out, {rel: [size] for rel, size in published_files(out).items() if size >= 0})
+
+
 def run_ingest(plan: Plan) -> dict[str, Any]:
     from flows.ingest.discover import DataFile
     from flows.ingest.read import IdBook, read_file
 
+    claim_out(plan)
     step = plan.steps[0]
     if marker := done(step):
         return marker
@@ -126,7 +184,7 @@ def run_ingest(plan: Plan) -> dict[str, Any]:
 
 def _input(plan: Plan, position: int, shard: int) -> pl.DataFrame:
     step = plan.steps[position]
-    docs = pl.read_parquet(shards_of(plan.steps[position - 1])[shard])
+    docs = pl.read_parquet(shards_of(plan.steps[position - 1])[shard], glob=False)
     check_schema(docs, DOCUMENT_SCHEMA, f"input of stage {step.name!r}")
     return docs
 
@@ -156,7 +214,7 @@ def run_shard(plan: Plan, position: int, shard: int) -> str:
     else:
         cached = Path(step.score_dir) / f"scores-{shard:05d}.parquet"
         if cached.exists():
-            scores = pl.read_parquet(cached)
+            scores = pl.read_parquet(cached, glob=False)
         else:
             scores = stage.score(docs, res)
             if scores.columns[0] != "doc_id" or scores.height != docs.height:
@@ -191,8 +249,8 @@ def run_judge(plan: Plan, position: int) -> str:
     if (jdir / "_done.json").exists():
         return jdir.as_posix()
     n = len(shards_of(plan.steps[position - 1]))
-    features = pl.scan_parquet([Path(step.score_dir) / f"features-{i:05d}.parquet" for i in range(n)])  # type: ignore[arg-type]
-    docs = pl.scan_parquet(shards_of(plan.steps[position - 1]))
+    features = pl.scan_parquet([Path(step.score_dir) / f"features-{i:05d}.parquet" for i in range(n)], glob=False)  # type: ignore[arg-type]
+    docs = pl.scan_parquet(shards_of(plan.steps[position - 1]), glob=False)
     j = stage_of(step).judge(features, docs, resources_of(step))
     write_parquet(j.decisions, jdir / "decisions.parquet")
     write_parquet(j.columns, jdir / "columns.parquet")
@@ -214,8 +272,8 @@ def run_split(plan: Plan, position: int, shard: int) -> str:
     jdir = Path(step.dir) / "judgement"
     docs = _input(plan, position, shard)
     ids = docs.select("doc_id").lazy()
-    part = [pl.scan_parquet(jdir / f).join(ids, on="doc_id", how="semi").collect() for f in ("decisions.parquet", "columns.parquet")]
-    edits = pl.scan_parquet(jdir / "edits.parquet").join(ids, on="doc_id", how="semi").collect() if (jdir / "edits.parquet").exists() else None
+    part = [pl.scan_parquet(jdir / f, glob=False).join(ids, on="doc_id", how="semi").collect() for f in ("decisions.parquet", "columns.parquet")]
+    edits = pl.scan_parquet(jdir / "edits.parquet", glob=False).join(ids, on="doc_id", how="semi").collect() if (jdir / "edits.parquet").exists() else None
     result = split(docs, Judgement(decisions=part[0], columns=part[1], edits=edits))
     check_result(stage_of(step), docs, result)
     wdir = Path(step.dir)
@@ -230,10 +288,10 @@ def finish_stage(plan: Plan, position: int, seconds: float) -> dict[str, Any]:
     step, prev = plan.steps[position], plan.steps[position - 1]
     wdir = Path(step.dir)
     files = sorted(wdir.glob("decisions-*.parquet"))
-    decisions = pl.read_parquet(files) if files else empty(DECISION_SCHEMA)
-    n_in = sum(pl.scan_parquet(s).select(pl.len()).collect().item() for s in shards_of(prev))
+    decisions = pl.read_parquet(files, glob=False) if files else empty(DECISION_SCHEMA)
+    n_in = sum(pl.scan_parquet(s, glob=False).select(pl.len()).collect().item() for s in shards_of(prev))
     shards = sorted(x.name for x in wdir.glob("shard-*.parquet"))
-    n_kept = sum(pl.scan_parquet(wdir / s).select(pl.len()).collect().item() for s in shards)
+    n_kept = sum(pl.scan_parquet(wdir / s, glob=False).select(pl.len()).collect().item() for s in shards)
     counts = {d: int((decisions["decision"] == d).sum()) for d in ("kept", "modified", "removed")}
     if decisions.height != n_in or counts["kept"] + counts["modified"] != n_kept or len(shards) != len(shards_of(prev)):
         raise RunError(f"stage {step.name!r} conservation broken: {n_in} in, {decisions.height} decisions, {n_kept} kept")

@@ -12,7 +12,13 @@ Any record
     duplicate_id        the id (given or derived from the content) was seen earlier in the run
     wrong_kind          the record is recognisably of another kind than its file (a text record in a
                         file of chat records): the kind is detected once per file, from its first record
-    truncated_stream    a compressed stream is damaged from this line on: one row for the lost tail
+    too_deeply_nested   the record parses but is nested too deep to be written back as JSON
+    truncated_stream    a compressed stream ends early, from this line on: one row for the lost tail
+    damaged_stream      a compressed stream holds corrupt data from this line on: one row for the lost
+                        tail; the detail gives the compressed byte offset of the damage and the bytes lost
+                        (every line decoded before the damage is kept)
+    checksum_mismatch   [file] a gzip member's or zstd frame's checksum (or length) disagrees with its
+                        data; everything decoded and is kept, the detail says where (line and byte)
     empty_file          [file] the file holds no records
 Text records
     missing_text        no text field (the detail names string fields the records do have)
@@ -43,7 +49,7 @@ from typing import Any
 
 QUARANTINE_REASONS = frozenset({
     "invalid_utf8", "invalid_json", "not_an_object", "nul_bytes", "too_large", "invalid_id", "duplicate_id",
-    "wrong_kind", "truncated_stream", "empty_file",
+    "wrong_kind", "truncated_stream", "damaged_stream", "checksum_mismatch", "too_deeply_nested", "empty_file",
     "missing_text", "null_text", "text_not_string", "empty_text",
     "missing_instruction", "missing_output", "missing_prompt", "missing_completion",
     "empty_instruction", "empty_output", "empty_prompt", "empty_completion", "field_not_string",

@@ -25,7 +25,7 @@ from flows.errors import InputError
 from flows.ingest.config import IngestConfig
 from flows.ingest.discover import DataFile
 from flows.ingest.kinds import Bad, detect, extract, hint, sources
-from flows.ingest.lines import read_lines, read_whole, starts_with
+from flows.ingest.lines import Damage, LongLine, read_lines, read_whole, starts_with
 from flows.ingest.quarantine import quarantine_row as _row
 from schemas.records import KIND_FIELDS
 from schemas.render import content_id, render
@@ -148,13 +148,40 @@ def _check(cfg: IngestConfig, rec: Any, f: _File, line: int, raw: bytes, ids: Id
                    "prompt": values.get("prompt"), "completion": values.get("completion")}
 
 
+_DEEP = "nested deeper than JSON can be written back (orjson writes at most 254 levels)"
+
+
+def _dumps(rec: Any) -> bytes | None:
+    try:
+        return orjson.dumps(rec, default=str, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def _checked(cfg: IngestConfig, rec: Any, f: _File, line: int, raw: bytes, ids: IdBook) -> Result:
+    """_check, with a record that parses but cannot be written back (nested a few hundred levels
+    deep: orjson reads 1024 levels but writes 254) quarantined instead of failing the run."""
+    try:
+        return _check(cfg, rec, f, line, raw, ids)
+    except orjson.JSONEncodeError as exc:
+        return "quarantine", _row(f.name, line, "too_deeply_nested", f"{_DEEP}: {exc}", raw)
+
+
 def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Iterator[Result]:
     records = 0
-    for line, raw in read_lines(file.path, file.format):
-        if isinstance(raw, Exception):
-            yield "quarantine", _row(f.name, line, "truncated_stream",
-                                     f"compressed stream damaged from here on: {raw}", b"")
+    for line, raw in read_lines(file.path, file.format, cfg.max_doc_bytes):
+        if isinstance(raw, Damage):
+            if not raw.fatal:  # the data decoded and is kept; the file is flagged once
+                yield "quarantine", _row(f.name, None, "checksum_mismatch", f"{raw} (at line {line})", b"")
+                continue
+            yield "quarantine", _row(f.name, line, "truncated_stream" if raw.truncated else "damaged_stream",
+                                     f"from line {line} on: {raw}", b"")
             return
+        if isinstance(raw, LongLine):  # measured while streaming, never held whole
+            records += 1
+            yield "quarantine", _row(f.name, line, "too_large",
+                                     f"{raw.size} bytes > max_doc_bytes {cfg.max_doc_bytes}", raw.head)
+            continue
         if not raw.strip():
             yield "blank", {}  # not a record, but counted: nothing disappears without a trace
             continue
@@ -177,7 +204,7 @@ def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Ite
             continue
         if f.kind is None and isinstance(rec, dict):
             f.detect(cfg, rec, f"line {line}")
-        yield _check(cfg, rec, f, line, raw, ids)
+        yield _checked(cfg, rec, f, line, raw, ids)
     if records == 0:
         yield "quarantine", _row(f.name, None, "empty_file", "the file holds no records", b"")
 
@@ -186,9 +213,12 @@ def _read_json_array(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -
     """A `.json` file holding one JSON array of records (how Alpaca and many SFT sets are published).
     Element N is reported as line N. The array is parsed whole: such files are small enough, and a
     broken array cannot be split into records safely, so it is one quarantined record."""
-    data = read_whole(file.path, file.format)
-    if isinstance(data, Exception):
-        yield "quarantine", _row(f.name, 1, "truncated_stream", f"compressed stream damaged: {data}", b"")
+    data, notes = read_whole(file.path, file.format)
+    for note in notes:
+        yield "quarantine", _row(f.name, None, "checksum_mismatch", str(note), b"")
+    if isinstance(data, Damage):
+        yield "quarantine", _row(f.name, 1, "truncated_stream" if data.truncated else "damaged_stream",
+                                 f"the JSON array cannot be read whole: {data}", b"")
         return
     try:
         items = orjson.loads(data)
@@ -199,13 +229,16 @@ def _read_json_array(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -
         yield "quarantine", _row(f.name, None, "empty_file", "the JSON array is empty", b"")
         return
     for i, rec in enumerate(items, start=1):
-        raw = orjson.dumps(rec, default=str, option=_SORTED)
+        raw = _dumps(rec)
+        if raw is None:
+            yield "quarantine", _row(f.name, i, "too_deeply_nested", _DEEP, b"")
+            continue
         if len(raw) > cfg.max_doc_bytes:
             yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
             continue
         if f.kind is None and isinstance(rec, dict):
             f.detect(cfg, rec, f"element {i}")
-        yield _check(cfg, rec, f, i, raw, ids)
+        yield _checked(cfg, rec, f, i, raw, ids)
 
 
 def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Iterator[Result]:
@@ -219,13 +252,16 @@ def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> I
     # Rows are checked one by one, like JSONL records, so both formats share every rule; nested
     # columns (messages as a list of structs) arrive as lists of dicts, as JSON would give them.
     for i, rec in enumerate(frame.iter_rows(named=True), start=1):
-        raw = orjson.dumps(rec, default=str, option=_SORTED)
+        raw = _dumps(rec)
+        if raw is None:
+            yield "quarantine", _row(f.name, i, "too_deeply_nested", _DEEP, b"")
+            continue
         if len(raw) > cfg.max_doc_bytes:
             yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
             continue
         if f.kind is None:
             f.detect(cfg, rec, f"row {i}")
-        yield _check(cfg, rec, f, i, raw, ids)
+        yield _checked(cfg, rec, f, i, raw, ids)
 
 
 def read_file(cfg: IngestConfig, file: DataFile, ids: IdBook) -> Iterator[Result]:
