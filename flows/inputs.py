@@ -103,6 +103,6 @@ def _earlier(stage: str, r: dict[str, Any]) -> EarlierRun:
     curated = sorted((root / "curated").glob("*.parquet"))
     if not curated:
         raise InputError(f"earlier run {r['given']}: no curated documents in {root / 'curated'}")
-    index = pl.scan_parquet(index_files) if index_files else None
-    texts = pl.scan_parquet(curated).select(doc_id="id", text="text")
+    index = pl.scan_parquet(index_files, glob=False) if index_files else None
+    texts = pl.scan_parquet(curated, glob=False).select(doc_id="id", text="text")
     return EarlierRun(given=r["given"], manifest_sha256=r["sha256"], index=index, texts=texts)  # type: ignore[arg-type]

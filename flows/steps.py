@@ -167,6 +167,7 @@ def run_ingest(plan: Plan) -> dict[str, Any]:
                     row["doc_id"] = f"q-{text_sha256(row['input_file'])[:8]}-{row['input_line']}"
                 quarantine.append(row)
             records += kind == "doc" or row["input_line"] is not None
+    _unique_quarantine_ids(quarantine, ids.given)
     if buffer or not shards:
         flush()
     qframe = pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA) if quarantine else empty(QUARANTINE_SCHEMA)
@@ -180,6 +181,14 @@ def run_ingest(plan: Plan) -> dict[str, Any]:
     crashpoint("ingest:before_done")
     write_json(marker, wdir / "_done.json")
     return marker
+
+
+def _unique_quarantine_ids(rows: list[dict[str, Any]], taken: dict[str, str]) -> None:
+    """A quarantined line's id (q-<file hash>-<line>) must not equal a document's id, which may be
+    any string a user chose: `documents` holds both, one row each. A clash gets a suffix."""
+    for row in rows:
+        while row["doc_id"] is not None and row["doc_id"] in taken:
+            row["doc_id"] += "-q"
 
 
 def _input(plan: Plan, position: int, shard: int) -> pl.DataFrame:

@@ -60,7 +60,11 @@ def unsupported(name: str) -> str:
 
 
 def _is_run(folder: Path) -> bool:
-    """An assay run folder, found by its step markers: its Parquet files are outputs, never inputs."""
+    """An assay run folder, found by the marker a run writes first (so an interrupted run with no
+    finished step counts too) or, for runs older than the marker, by its step markers: its Parquet
+    files are outputs, never inputs."""
+    if (folder / ".assay-run.json").is_file():
+        return True
     work = folder / "work"
     return work.is_dir() and any(work.glob("*/_done.json"))
 
@@ -96,7 +100,9 @@ def _walk(root: Path, exclude: Path | None) -> tuple[list[Path], list[tuple[Path
             elif data_format(fname) is None:
                 skipped.append((rel / fname, unsupported(fname)))
             elif not path.is_file():
-                skipped.append((rel / fname, "broken link"))
+                # Never opened: a FIFO or a device would block the run, a dangling link has nothing.
+                what = "broken link" if path.is_symlink() and not path.exists() else "not a regular file (FIFO, socket or device)"
+                skipped.append((rel / fname, what))
             else:
                 files.append(rel / fname)
     # Path order (by parts, not by string) is what the previous discover used: keep ids stable.
@@ -158,5 +164,12 @@ def discover(paths: list[str], exclude: Path | None = None) -> Discovery:
             if real in seen:  # the same file named twice would be ingested twice: read it once
                 continue
             seen.add(real)
-            files.append(DataFile(real, name, data_format(name) or "jsonl"))
-    return Discovery(tuple(files), tuple(skipped))
+            files.append(DataFile(real, printable(name), data_format(name) or "jsonl"))
+    return Discovery(tuple(files), tuple((printable(n), why) for n, why in skipped))
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 for the ledger and manifest: bytes the OS allows but UTF-8 does
+    not (Python keeps them as surrogates) are written as \\xNN. The file is still opened by its
+    real path."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

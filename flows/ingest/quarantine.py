@@ -57,6 +57,7 @@ QUARANTINE_REASONS = frozenset({
     "message_missing_role", "unknown_role", "message_missing_content", "content_not_string",
 })
 EXCERPT_BYTES = 160
+_ESCAPED = re.compile(r"\\u00(?:40|2[eE])")  # JSON escapes of '@' and '.'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
@@ -66,8 +67,12 @@ def excerpt(raw: bytes | str) -> str:
     quarantine rows land in the ledger, which must never hold raw PII."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
-    text = raw[:EXCERPT_BYTES].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
-    return _DIGITS.sub("[NUMBER]", _EMAIL.sub("[EMAIL]", text))
+    # Masked before it is cut (a cut first would leave half an address unmasked), over a window a
+    # little wider than the excerpt, with JSON escapes of '@' and '.' read as what they stand for.
+    text = raw[: EXCERPT_BYTES * 4].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+    text = _ESCAPED.sub(lambda m: "@" if m.group(0).lower().endswith("40") else ".", text)
+    masked = _DIGITS.sub("[NUMBER]", _EMAIL.sub("[EMAIL]", text))
+    return masked.encode("utf-8", "surrogatepass")[:EXCERPT_BYTES].decode("utf-8", "ignore")
 
 
 def quarantine_row(name: str, line: int | None, reason: str, detail: str, raw: bytes | str) -> dict[str, Any]:

@@ -195,3 +195,29 @@ def test_blank_lines_are_counted_not_silently_dropped(tmp_path: Path) -> None:
     got = ingest(f)
     assert got.blank == 2 and got.docs.height == 4 and got.reasons() == []
     assert got.docs["input_line"].to_list() == [1, 2, 3, 6]  # blank lines still count as lines
+
+
+def test_a_user_id_equal_to_a_quarantine_id_gets_two_distinct_rows(tmp_path: Path) -> None:
+    import duckdb
+
+    from flows.execute import run_local
+    from flows.fsutil import text_sha256
+    from flows.plan import RunOptions
+
+    clash = f"q-{text_sha256('in/a.jsonl')[:8]}-1"  # the id assay gives the bad line 1 of in/a.jsonl
+    path = tmp_path / "in" / "a.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b'{broken\n' + json.dumps({"id": clash, "text": prose(0)}).encode() + b"\n")
+    m = run_local(RunOptions(inputs=(str(tmp_path / "in"),), out=tmp_path / "run", stages=(), progress=False))
+    con = duckdb.connect(str(tmp_path / "run" / "ledger.duckdb"), read_only=True)
+    rows = con.execute("SELECT doc_id, final FROM documents ORDER BY input_line").fetchall()
+    assert rows == [(clash + "-q", "quarantined"), (clash, "kept")] and m["records"] == 2
+
+
+def test_quarantine_excerpt_masks_before_cutting_and_reads_json_escapes() -> None:
+    from flows.ingest.quarantine import EXCERPT_BYTES, excerpt
+
+    cut = "x" * (EXCERPT_BYTES - 8) + " someone@example.org"  # the address straddles the cut
+    assert "someone" not in excerpt(cut) and len(excerpt(cut).encode()) <= EXCERPT_BYTES
+    escaped = '{"text": "mail jane\\u0040example\\u002ecom now"}'
+    assert "jane" not in excerpt(escaped) and "[EMAIL]" in excerpt(escaped)

@@ -115,3 +115,17 @@ def test_lines_split_across_read_blocks(tmp_path: Path, monkeypatch) -> None:
     f.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(json.dumps(r).encode() for r in recs) + b"\r\n\r\n" + b'{"text": "end"}')
     got = list(lines.read_lines(str(f), "jsonl"))
     assert got == [(i + 1, json.dumps(r).encode()) for i, r in enumerate(recs)] + [(5, b""), (6, b'{"text": "end"}')]
+
+
+def test_fifos_and_undecodable_names_neither_hang_nor_fail(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "in"
+    write_jsonl(folder / "a.jsonl", [{"text": "hello there"}])
+    os.mkfifo(folder / "pipe.jsonl")  # opening it would block forever
+    odd = os.fsencode(str(folder)) + b"/bad\xffname.jsonl"
+    with open(odd, "wb") as fh:
+        fh.write(b'{"text": "x y z"}\n')
+    got = ingest(folder)
+    assert sorted(got.docs["input_file"].to_list()) == ["in/a.jsonl", "in/bad\\xffname.jsonl"]
+    assert ("in/pipe.jsonl", "not a regular file (FIFO, socket or device)") in got.found.skipped
