@@ -44,7 +44,7 @@ def _curated_columns(kinds: list[str]) -> list[str]:
 
 
 def staging_name(out: Path, name: str, what: str) -> Path:
-    """`.curated.tmp-<pid>`: a staged or replaced folder of this process (see steps.clean_leftovers)."""
+    """`.curated.tmp-<pid>`: a staged or replaced folder of this process (see runfolder.clean_leftovers)."""
     return out / f".{name}.{what}-{os.getpid()}"
 
 

@@ -18,7 +18,7 @@ from test_execute import ROOT, corpus, digest, opts
 from flows.errors import InputError
 from flows.execute import run_local
 from flows.plan import RUN_MARKER, make_plan
-from flows.steps import clean_leftovers
+from flows.runfolder import clean_leftovers
 
 
 def snapshot(folder: Path) -> dict[str, str]:
