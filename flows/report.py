@@ -18,13 +18,29 @@ class LedgerError(Exception):
     pass
 
 
+def _openable(path: Path) -> str:
+    """A path DuckDB opens as written. It reads a `?` in a database path as the start of options and
+    a backslash as a separator (after resolving links), so a ledger under such a folder is read from
+    a private copy, removed at exit; any name the OS allows works for a run folder."""
+    if not {"?", "\\"} & set(str(path.resolve())):
+        return str(path)
+    import atexit
+    import shutil
+    import tempfile
+
+    via = Path(tempfile.mkdtemp(prefix="assay-ledger-"))
+    atexit.register(shutil.rmtree, via, True)
+    shutil.copyfile(path, via / "ledger.duckdb")
+    return str(via / "ledger.duckdb")
+
+
 def connect(run_dir: Path) -> Any:
     import duckdb
 
     path = run_dir / "ledger.duckdb"
     if not path.exists():
         raise LedgerError(f"no ledger at {path} (is {run_dir} a finished run directory?)")
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(_openable(path), read_only=True)
     # Read-only is not enough: COPY ... TO and ATTACH could still write files elsewhere.
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

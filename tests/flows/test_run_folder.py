@@ -207,3 +207,13 @@ def test_any_name_works_for_the_run_folder_and_the_inputs(tmp_path: Path, name: 
     con = duckdb.connect(str(plain_copy(out, tmp_path / "view") / "ledger.duckdb"), read_only=True)
     assert con.execute("SELECT DISTINCT input_file FROM documents ORDER BY 1").fetchall() == [(f"{name}/a.jsonl",), (f"{name}/b.jsonl",)]
     assert m["kept"] == plain["kept"]
+
+
+@pytest.mark.parametrize("name", ["glob*?{a,b}", "back\\slash[x]", "out'dir"])
+def test_assay_sql_reads_a_ledger_under_any_name(tmp_path: Path, name: str) -> None:
+    from flows.report import query
+
+    out = tmp_path / name / "run"
+    m = run_local(opts(corpus(tmp_path / "src"), out, stages=("exact_dup",)))
+    cols, _, rows = query(out, "SELECT count(*) AS n FROM documents")
+    assert cols == ["n"] and rows == [(m["records"],)]
