@@ -228,7 +228,13 @@ def _read_json_array(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -
     if not items:
         yield "quarantine", _row(f.name, None, "empty_file", "the JSON array is empty", b"")
         return
-    for i, rec in enumerate(items, start=1):
+    yield from _parsed_records(cfg, items, f, ids, "element")
+
+
+def _parsed_records(cfg: IngestConfig, records: Any, f: _File, ids: IdBook, unit: str) -> Iterator[Result]:
+    """Records already parsed (JSON array elements, Parquet rows), numbered from 1: the same size,
+    depth and record checks as a JSONL line gets."""
+    for i, rec in enumerate(records, start=1):
         raw = _dumps(rec)
         if raw is None:
             yield "quarantine", _row(f.name, i, "too_deeply_nested", _DEEP, b"")
@@ -237,13 +243,13 @@ def _read_json_array(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -
             yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
             continue
         if f.kind is None and isinstance(rec, dict):
-            f.detect(cfg, rec, f"element {i}")
+            f.detect(cfg, rec, f"{unit} {i}")
         yield _checked(cfg, rec, f, i, raw, ids)
 
 
 def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Iterator[Result]:
     try:
-        frame = pl.read_parquet(file.path)
+        frame = pl.read_parquet(file.path, glob=False)  # a name may hold [ ] * ?
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read Parquet file {f.name}: {str(exc).splitlines()[0]}") from None
     if frame.height == 0:
@@ -251,17 +257,7 @@ def _read_parquet(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> I
         return
     # Rows are checked one by one, like JSONL records, so both formats share every rule; nested
     # columns (messages as a list of structs) arrive as lists of dicts, as JSON would give them.
-    for i, rec in enumerate(frame.iter_rows(named=True), start=1):
-        raw = _dumps(rec)
-        if raw is None:
-            yield "quarantine", _row(f.name, i, "too_deeply_nested", _DEEP, b"")
-            continue
-        if len(raw) > cfg.max_doc_bytes:
-            yield "quarantine", _row(f.name, i, "too_large", _too_large(cfg, raw), raw)
-            continue
-        if f.kind is None:
-            f.detect(cfg, rec, f"row {i}")
-        yield _checked(cfg, rec, f, i, raw, ids)
+    yield from _parsed_records(cfg, frame.iter_rows(named=True), f, ids, "row")
 
 
 def read_file(cfg: IngestConfig, file: DataFile, ids: IdBook) -> Iterator[Result]:
