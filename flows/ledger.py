@@ -145,6 +145,7 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
                      json.dumps(run_inputs(p), sort_keys=True), LEDGER_VERSION])
         con.execute("""CREATE VIEW funnel AS SELECT final, final_stage, final_reason, count(*) AS documents
                        FROM documents GROUP BY ALL ORDER BY final, documents DESC""")
+        _stage_views(con, p)
         counts = dict(con.execute("SELECT final, count(*) FROM documents GROUP BY final").fetchall())
         for view in ["ingest_quarantine", "ingest_documents", *(f"stage_decisions_{int(s.position)}" for s in p.stages)]:
             con.unregister(view)  # registered datasets live in this connection only, never in the file
@@ -152,6 +153,18 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
     finally:
         con.close()
     return {k: int(counts.get(k, 0)) for k in ("kept", "removed", "quarantined")}
+
+
+def _stage_views(con: duckdb.DuckDBPyConnection, p: Plan) -> None:
+    """Views a stage declares over the ledger (`ledger_views = {name: sql}`, SQL over `decisions`,
+    `documents`...), so that e.g. contaminated items x documents is one table a user can query.
+    The SQL is the stage's own code, never user text; `{stage}` is replaced by the stage's name."""
+    from stages import catalog
+
+    found = catalog.all_stages()
+    for s in p.stages:
+        for name, sql in getattr(found.get(s.name), "ledger_views", {}).items():
+            con.execute(f"CREATE VIEW {name} AS " + sql.replace("{stage}", s.name.replace("'", "''")))
 
 
 def publish_artifacts(p: Plan, curated: Path, staging: Path) -> None:
@@ -252,6 +265,7 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
         "inputs": run_inputs(p), "records": ingest["records"], "file_issues": ingest["file_issues"],
         "blank_lines": ingest["blank_lines"], "kinds": ingest["kinds"], **counts,
         "removed_by_stage": removed, "modified_by_stage": modified,
+        "not_configured": [{"stage": n, "needs": why} for n, why in p.not_configured],
         "curated": [f"curated/{n}" for n in curated], "ledger": "ledger.duckdb",
         "steps": [{"name": s.name, "key": s.key, "dir": Path(s.dir).relative_to(out).as_posix()} for s in p.steps],
     }

@@ -77,6 +77,9 @@ class Plan:
     config_hash: str
     progress: bool = True
     work_compression: str = "none"
+    # default stages left out because they need something the user did not give (a model, benchmarks):
+    # (stage, what it needs), printed by the run and kept in the manifest, never silent
+    not_configured: tuple[tuple[str, str], ...] = ()
 
     @property
     def stages(self) -> tuple[StepPlan, ...]:
@@ -214,6 +217,7 @@ def make_plan(opts: RunOptions) -> Plan:
     # rounding, and a rerun must never mix step outputs computed by two versions.
     key = _hash({"inputs": [[i.name, i.sha256, i.bytes] for i in inputs], "ingest": ingest_cfg,
                  "shard_size": opts.shard_size, "version": IngestConfig.version, "packages": package_versions()})
+    names, not_configured = _configured(names, opts)
     steps = [StepPlan(0, "ingest", "ingest", IngestConfig.version, ingest_cfg | {"shard_size": opts.shard_size},
                       key, (out / "work" / f"00-ingest-{key[:16]}").as_posix())]
     for pos, name in enumerate(names, start=1):
@@ -240,4 +244,21 @@ def make_plan(opts: RunOptions) -> Plan:
     config = {"inputs": [i.name for i in inputs], "ingest": ingest_cfg, "shard_size": opts.shard_size,
               "stages": [{"name": s.name, "version": s.version, "config": s.config} for s in steps[1:]]}
     return Plan(out.as_posix(), inputs, tuple(found.skipped), opts.ingest, opts.shard_size, tuple(steps),
-                config, _hash(config), opts.progress, _work_compression(opts.work_compression, inputs))
+                config, _hash(config), opts.progress, _work_compression(opts.work_compression, inputs),
+                tuple(not_configured))
+
+
+def _configured(names: tuple[str, ...], opts: RunOptions) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """A stage that needs a user's file to do anything (benchmarks, a model, seed documents) says
+    so with `unconfigured() -> str | None`. Left out of the default set with a note; named
+    explicitly (`--stages`) without what it needs, it is a usage error, never a stage that keeps all."""
+    keep, skipped = [], []
+    for name in names:
+        need = getattr(catalog.build(name, dict(opts.stage_options.get(name, {}))), "unconfigured", lambda: None)()
+        if need is None:
+            keep.append(name)
+        elif opts.stages is None:
+            skipped.append((name, need))
+        else:
+            raise ConfigError(f"stage {name!r} is not configured: {need}")
+    return tuple(keep), skipped

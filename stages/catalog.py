@@ -16,9 +16,11 @@ STAGE_ORDER = (
     "provenance",
     "exact_dup",
     "quality",
+    "fasttext_quality",
     "near_dup",
     "contamination",
     "pii",
+    "domain",
 )
 
 _EXTRA: dict[str, type] = {}  # stages registered from outside this package (tests, plugins)

@@ -3,7 +3,8 @@
 One module per command (`flows/cli/<command>.py`), each with HELP, `add_arguments(parser)` and
 `run(args) -> int`. Only the chosen command's parser is built in full, and command modules import
 nothing heavy at module level: `assay --help` must not pay for polars, the stage catalog, Prefect
-or torch. Adding a command is adding a module and its name to COMMANDS.
+or torch. Adding a command is adding a module: every module here with HELP, add_arguments and run is
+a command; ORDER (an integer, default 100) places it in `assay --help`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ import sys
 from typing import Any
 
 USAGE, FAILURE = 2, 1
-COMMANDS = ("run", "demo", "sql", "show", "stages", "ablate")
+
+
+def _discover() -> tuple[str, ...]:
+    import pkgutil
+
+    found = []
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name.startswith("_") or mod.ispkg:
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        if all(hasattr(module, a) for a in ("HELP", "add_arguments", "run")):
+            found.append((getattr(module, "ORDER", 100), mod.name))
+    return tuple(name for _, name in sorted(found))
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,7 +68,7 @@ def build_parser(full: str | None = None) -> argparse.ArgumentParser:
                     epilog="'assay COMMAND --help' shows a command's options.")
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in _discover():
         mod = _command(name)
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         if name == full:

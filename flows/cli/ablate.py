@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+ORDER = 60
 HELP = "train proxy models on curation recipes and compare them"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+ORDER = 20
 HELP = "generate a small raw release with planted problems and curate it"
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+ORDER = 10
 HELP = "curate JSONL / JSONL.gz / JSONL.zst / Parquet inputs into RUN_DIR"
 DESCRIPTION = ("Curate input files into RUN_DIR: curated Parquet, a DuckDB ledger of every decision and a "
                "manifest. A rerun reuses every step whose inputs and options did not change.")
@@ -81,7 +82,10 @@ def check_stages(opts: Any) -> None:
 
 
 def note_skipped(manifest: dict[str, Any]) -> None:
-    """Files inside input folders that are not data are never skipped without a word."""
+    """Files inside input folders that are not data, and default stages that were not configured,
+    are never skipped without a word."""
+    for item in manifest.get("not_configured", []):
+        print(f"note: stage {item['stage']} did not run: {item['needs']}", file=sys.stderr)
     skipped = manifest.get("inputs", {}).get("skipped", [])
     for item in skipped[:_SKIPPED_SHOWN]:
         print(f"note: skipped {item['path']}: {item['why']}", file=sys.stderr)

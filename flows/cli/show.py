@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+ORDER = 40
 HELP = "one document's whole history"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+ORDER = 30
 HELP = "read-only SQL on a run's ledger"
 DESCRIPTION = ("Read-only SQL on RUN_DIR/ledger.duckdb. Tables: documents, decisions, quarantine, stages, runs; "
                "view: funnel. Example: assay sql RUN_DIR \"SELECT * FROM funnel\"")

@@ -7,6 +7,7 @@ import json
 import textwrap
 from typing import Any
 
+ORDER = 50
 HELP = "list the stages in run order, with their reasons and options"
 
 

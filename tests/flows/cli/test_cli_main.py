@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from clikit import make_run
 
-from flows.cli import COMMANDS, main
+from flows.cli import _discover, main
+
+COMMANDS = _discover()
 from flows.cli.options import show_default
 from stages import catalog
 from stages.options import accepts, spec_of
