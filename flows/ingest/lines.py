@@ -26,6 +26,7 @@ class Damage:
     message: str
     fatal: bool = True
     truncated: bool = False  # the file ends before its stream does
+    resumed: int | None = None  # fatal damage, but decoding went on at the next member/frame here
 
     def __str__(self) -> str:
         what = "gzip" if self.fmt == "jsonl.gz" else "zstd"
@@ -34,6 +35,11 @@ class Damage:
                     f"({self.message}); all data before it decoded and was kept")
         if self.truncated:
             return f"{what} stream ends at byte {self.size} before its end ({self.message})"
+        if self.resumed is not None:
+            unit = "member" if what == "gzip" else "frame"
+            return (f"{what} stream damaged at compressed byte {self.offset} of {self.size} ({self.message}); "
+                    f"{self.resumed - self.offset} compressed bytes up to the next {unit} at byte {self.resumed} "
+                    f"are lost, reading resumed there (the first line after it may be a fragment)")
         return (f"{what} stream damaged at compressed byte {self.offset} of {self.size} ({self.message}); "
                 f"{self.size - self.offset} compressed bytes from there on are lost")
 
@@ -121,6 +127,45 @@ def _locate(path: str, fmt: str, base: int, start: int, emitted: int) -> tuple[l
     return out, start + len(piece), "error not reproduced"  # cannot happen: decoding is deterministic
 
 
+# Where a gzip member (deflate, no reserved flags checked here) or a zstd frame can start.
+_MAGIC = {"jsonl.gz": b"\x1f\x8b\x08", "jsonl.zst": b"\x28\xb5\x2f\xfd"}
+_PROBE = 1 << 18  # compressed bytes a candidate start must decode without error to be believed
+
+
+def _decodes_from(path: str, fmt: str, at: int) -> bool:
+    dec, out = _Decoder(fmt), 0
+    with open(path, "rb") as fh:
+        fh.seek(at)
+        probe = fh.read(_PROBE)
+    try:
+        for part in dec.feed(probe):
+            out += len(part)
+    except (zlib.error, zstandard.ZstdError):
+        return False
+    return out > 0
+
+
+def _next_start(path: str, fmt: str, after: int) -> int | None:
+    """The next offset after damage where a member/frame starts and decodes. Files written by
+    `pigz -i`, bgzip, pzstd or `cat a.gz b.gz` restart there: damage costs one member, not the rest
+    of the file. A single-member stream has no such point (deflate cannot be resynchronised)."""
+    magic = _MAGIC[fmt]
+    with open(path, "rb") as fh:
+        pos = after + 1
+        while True:
+            fh.seek(pos)
+            window = fh.read(CHUNK)
+            if len(window) < len(magic):
+                return None
+            i = window.find(magic)
+            if i < 0:
+                pos += len(window) - len(magic) + 1
+                continue
+            if _decodes_from(path, fmt, pos + i):
+                return pos + i
+            pos += i + 1
+
+
 def _chunks(path: str, fmt: str) -> Iterator[bytes | Damage]:
     with open(path, "rb") as fh:
         if fmt not in ("jsonl.gz", "jsonl.zst"):
@@ -151,8 +196,14 @@ def _chunks(path: str, fmt: str) -> Iterator[bytes | Damage]:
                         fh.seek(base)
                         dec, pos, emitted = _Decoder(fmt), base, 0
                         break
-                    yield Damage(fmt, at, size, message)
-                    return
+                    resume = _next_start(path, fmt, at)
+                    yield Damage(fmt, at, size, message, resumed=resume)
+                    if resume is None:
+                        return
+                    base = resume
+                    fh.seek(base)
+                    dec, pos, emitted = _Decoder(fmt), base, 0
+                    break
             else:
                 pos += len(block)
                 continue
@@ -202,8 +253,11 @@ def read_lines(path: str, fmt: str, max_line: int | None = None
     for block in _chunks(path, fmt):
         if isinstance(block, Damage):
             yield line_no + 1, block
-            if block.fatal:
+            if block.fatal and block.resumed is None:
                 return
+            if block.fatal:  # the unfinished line lost its end: it belongs to the damage
+                line_no += 1
+                pending, pending_size, skipping = [], 0, None
             continue
         if first and block:
             block = block.removeprefix(b"\xef\xbb\xbf")

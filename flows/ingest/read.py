@@ -174,6 +174,10 @@ def _read_jsonl(cfg: IngestConfig, file: DataFile, f: _File, ids: IdBook) -> Ite
             if not raw.fatal:  # the data decoded and is kept; the file is flagged once
                 yield "quarantine", _row(f.name, None, "checksum_mismatch", f"{raw} (at line {line})", b"")
                 continue
+            if raw.resumed is not None:
+                records += 1
+                yield "quarantine", _row(f.name, line, "damaged_stream", f"at line {line}: {raw}", b"")
+                continue
             yield "quarantine", _row(f.name, line, "truncated_stream" if raw.truncated else "damaged_stream",
                                      f"from line {line} on: {raw}", b"")
             return

@@ -220,3 +220,44 @@ def test_json_array_with_a_bad_gzip_checksum_is_kept_and_flagged(tmp_path: Path)
     f.write_bytes(bytes(data))
     got = ingest(f)
     assert got.docs.height == 20 and got.reasons() == [(None, "checksum_mismatch")]
+
+
+def _members(body: bytes, cuts: int, compress: Callable[[bytes], bytes]) -> list[bytes]:
+    """`body` compressed as `cuts` independent members/frames split at byte offsets that fall
+    inside lines, as bgzip, `pigz -i` and pzstd write them."""
+    size = len(body) // cuts
+    return [compress(body[k * size:(k + 1) * size if k < cuts - 1 else len(body)]) for k in range(cuts)]
+
+
+@pytest.mark.parametrize("ext", ["gz", "zst"])
+def test_damage_in_one_member_costs_that_member_only(tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = _body(2000, noisy=True)
+    codec = gzip.compress if ext == "gz" else zstandard.ZstdCompressor(write_checksum=True).compress
+    parts = _members(body, 5, codec)
+    if ext == "gz":  # deflate decodes most scrambled bytes into garbage; a reserved block type it refuses
+        bad = bytearray(parts[2])
+        bad[10] = 0b111  # the member's first deflate block: final, type 3 (reserved)
+        bad = bytes(bad)
+    else:
+        bad, _ = _scramble(parts[2], zstandard.ZstdError,
+                           lambda d: zstandard.ZstdDecompressor().decompressobj().decompress(d))
+    data = b"".join([*parts[:2], bad, *parts[3:]])
+    f = tmp_path / f"bgzip.jsonl.{ext}"
+    f.write_bytes(data)
+    monkeypatch.setattr(ingestkit, "records_in", lambda file: None)  # its count stops at the damage
+    got = ingest(f)
+    damaged = [r for r in got.quarantine.iter_rows(named=True) if r["reason"] == "damaged_stream"]
+    assert len(damaged) == 1, got.reasons()
+    start = sum(len(p) for p in parts[:3])
+    assert f"up to the next {'member' if ext == 'gz' else 'frame'} at byte {start} are lost" in damaged[0]["detail"]
+    texts = set(got.docs["text"].to_list())
+    lines = body.split(b"\n")[:-1]
+    share = len(body) // 5
+    first_lost = body[:2 * share].count(b"\n")  # the line the damaged member starts in
+    after = body[:3 * share].count(b"\n") + 1  # the first line wholly inside member 4
+    want = [json.loads(line)["text"] for line in lines[:first_lost] + lines[after:]]
+    assert all(t in texts for t in want)  # every record outside the damaged member is kept
+    assert got.docs.height < 2000 - 100  # and the damaged member's records are not invented
+    # the fragment at the resume point is quarantined as what it is, never glued to the line before
+    assert {r for _, r in got.reasons()} <= {"damaged_stream", "invalid_json"}
+    assert texts <= {json.loads(line)["text"] for line in lines}  # nothing glued across the lost bytes
