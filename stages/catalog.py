@@ -78,8 +78,15 @@ def ordered(names: list[str] | tuple[str, ...] | None = None) -> tuple[str, ...]
     return tuple(s for s in STAGE_ORDER if s in present) + tuple(sorted(present - set(STAGE_ORDER)))
 
 
-def default_stages() -> tuple[str, ...]:
-    return ordered()
+def recipes_of(cls: type) -> tuple[str, ...]:
+    """The commands a stage belongs to by default: `run` (curation of a corpus) unless it says
+    otherwise, e.g. checks of generated instruction data belong to `validate` only."""
+    return tuple(getattr(cls, "recipes", ("run",)))
+
+
+def default_stages(recipe: str = "run") -> tuple[str, ...]:
+    found = all_stages()
+    return ordered([n for n, cls in found.items() if recipe in recipes_of(cls)])
 
 
 def build(name: str, options: dict[str, Any] | None = None) -> Any:

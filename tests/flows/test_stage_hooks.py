@@ -73,3 +73,24 @@ def test_configured_stage_runs_and_its_ledger_view_exists(tmp_path: Path) -> Non
         rows = con.execute("SELECT count(*), min(reason) FROM test_listed").fetchall()
         removed = con.execute("SELECT count(*) FROM documents WHERE final_stage = 'test_needs_list'").fetchall()
     assert rows == [(4, "listed")] and removed == [(4,)]
+
+
+def test_stages_of_another_recipe_stay_out_of_a_plain_run(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class ValidateOnly(NeedsList):
+        name: ClassVar[str] = "test_validate_only"
+        recipes: ClassVar[tuple[str, ...]] = ("validate",)
+
+        def unconfigured(self) -> str | None:
+            return None
+
+    catalog.register(ValidateOnly)
+    try:
+        assert "test_validate_only" not in catalog.default_stages()
+        assert "test_validate_only" in catalog.default_stages("validate")
+        p = make_plan(_opts(tmp_path))
+        assert "test_validate_only" not in [s.name for s in p.stages] + [n for n, _ in p.not_configured]
+        named = make_plan(_opts(tmp_path, stages=("test_validate_only",)))
+        assert [s.name for s in named.stages] == ["test_validate_only"]
+    finally:
+        catalog.unregister(ValidateOnly.name)
