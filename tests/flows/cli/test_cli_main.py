@@ -41,7 +41,7 @@ def test_top_level_help_lists_every_command(capsys) -> None:
 def help_line(out: str, flag: str) -> str:
     """A flag's help entry: its line and the indented lines under it (argparse may break after a long flag)."""
     lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(flag))
+    start = next(i for i, line in enumerate(lines) if line.strip().split(" ")[0].rstrip(",") == flag)
     end = next((j for j in range(start + 1, len(lines)) if not lines[j].startswith(" " * 8)), len(lines))
     return " ".join(line.strip() for line in lines[start:end])
 
