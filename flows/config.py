@@ -23,7 +23,7 @@ from flows.plan import DEFAULT_SHARD_SIZE, RunOptions
 from stages.options import ConfigError, coerce
 
 INGEST_KEYS = tuple(f.name for f in dataclasses.fields(IngestConfig))
-TOP_KEYS = ("stages", "shard_size", "work_compression", "stage", *INGEST_KEYS)
+TOP_KEYS = ("stages", "shard_size", "work_compression", "stage", "benchmarks", *INGEST_KEYS)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -65,6 +65,13 @@ def run_options(
     data = load_toml(config) if config is not None else {}
     chosen = tuple(stages) if stages is not None else (tuple(data["stages"]) if "stages" in data else None)
     options: dict[str, dict[str, Any]] = {k: dict(v) for k, v in data.get("stage", {}).items()}
+    if "benchmarks" in data and (chosen is None or "contamination" in chosen):  # [benchmarks] NAME = PATH
+        from schemas.benchmarks import BenchmarkError, from_table
+
+        try:
+            options.setdefault("contamination", {})["benchmarks"] = from_table(data["benchmarks"], Path(config).parent)  # type: ignore[arg-type]
+        except BenchmarkError as exc:
+            raise ConfigError(f"config {config}: {exc}") from None
     for stage, opts in (stage_options or {}).items():
         options.setdefault(stage, {}).update(opts)
     ingest_values = {k: data[k] for k in INGEST_KEYS if k in data} | dict(ingest or {})
