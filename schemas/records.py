@@ -9,7 +9,9 @@ import polars as pl
 
 # The record kinds ingest reads. Every kind keeps its own fields as typed columns (null for other
 # kinds) and gets `text`, a canonical rendering that text stages read (see schemas/render.py).
-RECORD_KINDS = ("text", "instruction", "chat", "prompt_completion")
+# `html`: a web page (WARC response, HTML file, or a record's `html` field); its `text` is the page's
+# HTML until the `extract` stage replaces it with the main text (so it has no column of its own).
+RECORD_KINDS = ("text", "instruction", "chat", "prompt_completion", "html")
 MESSAGE = pl.Struct({"role": pl.String(), "content": pl.String()})
 # Content fields per kind, in rendering order; `text` is its own field for plain text records.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -17,6 +19,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "instruction": ("instruction", "input", "output"),
     "chat": ("messages",),
     "prompt_completion": ("prompt", "completion"),
+    "html": ("html",),  # the input field it is read from; the HTML itself is held in `text`
 }
 RECORD_FIELD_SCHEMA: dict[str, pl.DataType] = {
     "instruction": pl.String(),

@@ -21,7 +21,7 @@ Address = tuple[str, int | None]  # (field, message index for chat records)
 
 def segments(kind: str, row: Mapping[str, Any]) -> list[tuple[Address, str]]:
     """The content fields of one record in rendering order, with their values."""
-    if kind == "text":
+    if kind in ("text", "html"):  # html: `text` holds the page, then its extracted main text
         return [(("text", None), row["text"])]
     if kind == "instruction":
         out: list[tuple[Address, str]] = [(("instruction", None), row["instruction"])]
@@ -45,6 +45,8 @@ def content_id(kind: str, row: Mapping[str, Any]) -> str:
     ids of plain corpora do not depend on this module), every content field and role otherwise."""
     if kind == "text":
         blob = row["text"].encode("utf-8", "surrogatepass")
+    elif kind == "html":  # tagged, so a page never shares an id with the same string read as text
+        blob = b"html\n" + row["text"].encode("utf-8", "surrogatepass")
     else:
         fields: dict[str, Any] = {"kind": kind}
         for (name, idx), value in segments(kind, row):

@@ -258,7 +258,7 @@ def check_result(stage: Any, docs: pl.DataFrame, result: StageResult) -> None:
     # over six all-null columns would cost every text shard of every stage for nothing.
     # (For such shards, a record field that appears on a kept document is caught by its null count,
     # which polars keeps without a scan.)
-    plain = docs.height == 0 or (docs["kind"] == "text").all()
+    plain = docs.height == 0 or docs["kind"].is_in(("text", "html")).all()  # kinds without record fields
     if plain and any(result.kept[c].null_count() != result.kept.height for c in _FIELDS):
         raise ContractError(f"{where}: a record field was set on a text document")
     content = pl.col("text").hash() if plain else pl.struct("text", *_FIELDS).hash()

@@ -13,6 +13,8 @@ from stages.options import ConfigError, coerce
 # The order stages run in, for `assay run` and `assay ablate` alike. A stage that is not installed
 # yet is skipped; a stage missing from this list runs after these, in name order.
 STAGE_ORDER = (
+    "extract",  # HTML pages become their main text before anything judges text
+    "langid",
     "provenance",
     "exact_dup",
     "quality",

@@ -11,7 +11,8 @@ from stages.options import option
 
 # The record fields `field_map` may name: every content field except `text`, which has its own
 # option (`text_field`), as the id has `id_field`. Two ways to say one thing would be one too many.
-MAPPABLE_FIELDS = tuple(RECORD_FIELD_SCHEMA)
+# `html` (the page of an html record) has no column: its HTML is held in `text` until extraction.
+MAPPABLE_FIELDS = (*RECORD_FIELD_SCHEMA, "html")
 
 
 def parse_field_map(entries: Iterable[str]) -> dict[str, str]:

@@ -19,7 +19,10 @@ from flows.errors import InputError
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 COMPRESSIONS = ("", ".gz", ".zst")
 PARQUET_SUFFIXES = (".parquet",)
-SUPPORTED = ".jsonl, .ndjson, .json (plain, .gz or .zst), .parquet"
+# Web pages: WARC files (one document per HTML response) and HTML files (one document each).
+WEB_FORMATS = {".warc": "warc", ".warc.gz": "warc.gz", ".html": "html", ".htm": "html",
+               ".html.gz": "html.gz", ".htm.gz": "html.gz"}
+SUPPORTED = ".jsonl, .ndjson, .json (plain, .gz or .zst), .parquet, .warc(.gz), .html/.htm(.gz)"
 _OTHER_COMPRESSIONS = (".bz2", ".xz", ".lz4", ".zip", ".7z", ".br", ".tar")
 
 
@@ -27,7 +30,7 @@ _OTHER_COMPRESSIONS = (".bz2", ".xz", ".lz4", ".zip", ".7z", ".br", ".tar")
 class DataFile:
     path: str  # absolute, symlinks resolved: what is opened, and what "the same file" means
     name: str  # canonical: relative to the common parent folder of all inputs (module docstring)
-    format: str  # "jsonl", "jsonl.gz", "jsonl.zst" or "parquet"
+    format: str  # "jsonl", "jsonl.gz", "jsonl.zst", "parquet", or a WEB_FORMATS value
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ def data_format(name: str) -> str | None:
     name = name.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
+    for suffix, fmt in WEB_FORMATS.items():
+        if name.endswith(suffix):
+            return fmt
     for suffix in JSONL_SUFFIXES:
         for comp in COMPRESSIONS:
             if name.endswith(suffix + comp):

@@ -7,6 +7,9 @@ Kinds (schemas.records.RECORD_KINDS) and the input fields they are read from:
     instruction        `instruction`, optional `input`, `output` (Alpaca, self-instruct)
     prompt_completion  `prompt` and `completion`
     text               the text field (`text_field`, default `text`)
+    html               `html`: a web page, whose main text the `extract` stage produces (a record
+                       with a text field is a text record: its text was extracted upstream).
+                       WARC and HTML files are html records too (flows/ingest/warc.py).
 
 A file's kind is that of its first JSON object, tried in the order above (an Alpaca record that also
 carries a rendered `text` is an instruction record), unless `record_kind` forces one. `field_map`
@@ -22,8 +25,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flows.ingest.config import IngestConfig, parse_field_map
-from schemas.records import RECORD_FIELD_SCHEMA
+from flows.ingest.config import MAPPABLE_FIELDS, IngestConfig, parse_field_map
 
 ROLES = ("system", "user", "assistant", "tool")
 ROLE_ALIASES = {"human": "user", "gpt": "assistant", "developer": "system", "function": "tool", "observation": "tool"}
@@ -44,7 +46,7 @@ Extracted = tuple[dict[str, Any], list[str], dict[str, Any]]  # (field values, i
 def sources(cfg: IngestConfig) -> dict[str, str]:
     """{record field: input field it is read from}, for every field of every kind but text."""
     mapped = parse_field_map(cfg.field_map)
-    return {name: mapped.get(name, name) for name in RECORD_FIELD_SCHEMA}
+    return {name: mapped.get(name, name) for name in MAPPABLE_FIELDS}
 
 
 def _messages_key(rec: dict[str, Any], src: dict[str, str]) -> str:
@@ -64,6 +66,8 @@ def detect(rec: dict[str, Any], src: dict[str, str], text_field: str) -> str | N
         return "prompt_completion"
     if text_field in rec:
         return "text"
+    if src["html"] in rec:
+        return "html"
     return None
 
 
@@ -135,6 +139,9 @@ def extract(kind: str, rec: dict[str, Any], src: dict[str, str]) -> Extracted | 
     reader's fast path), or why it cannot be read."""
     if kind == "chat":
         return _chat(rec, src)
+    if kind == "html":  # the page becomes `text` (no column of its own: schemas/records.py)
+        got = _fields(rec, src, (("html", True),))
+        return got if isinstance(got, Bad) else ({"text": got[0]["html"]}, *got[1:])
     return _fields(rec, src, _SPECS[kind])
 
 

@@ -271,6 +271,9 @@ def read_file(cfg: IngestConfig, file: DataFile, ids: IdBook) -> Iterator[Result
         f.kind, f.kind_from = cfg.record_kind, f"record_kind {cfg.record_kind}"
     if file.format == "parquet":
         yield from _read_parquet(cfg, file, f, ids)
+    elif file.format.startswith(("warc", "html")):  # pages: kind html whatever record_kind says
+        from flows.ingest.warc import read_html, read_warc
+        yield from (read_warc if file.format.startswith("warc") else read_html)(cfg, file, f, ids)
     elif _JSON_NAME.search(file.name) and starts_with(file.path, file.format, b"["):
         yield from _read_json_array(cfg, file, f, ids)
     else:

@@ -157,8 +157,8 @@ def test_missing_path_and_folder_without_data_fail_with_one_line(tmp_path: Path)
     (tmp_path / "nodata" / "readme.txt").write_text("x")
     (tmp_path / "notes.txt").write_text("x")
     cases = ((tmp_path / "absent.jsonl", "input does not exist: "),
-             (tmp_path / "nodata", "no data files (.jsonl, .ndjson, .json (plain, .gz or .zst), .parquet) in directory: "),
-             (tmp_path / "notes.txt", "not a data file (.jsonl, .ndjson, .json (plain, .gz or .zst), .parquet): "))
+             (tmp_path / "nodata", "no data files (.jsonl, .ndjson, .json (plain, .gz or .zst), .parquet, .warc(.gz), .html/.htm(.gz)) in directory: "),
+             (tmp_path / "notes.txt", "not a data file (.jsonl, .ndjson, .json (plain, .gz or .zst), .parquet, .warc(.gz), .html/.htm(.gz)): "))
     for target, words in cases:
         with pytest.raises(InputError) as err:
             ingest(target)
@@ -187,7 +187,7 @@ def test_unreadable_file_fails_the_run(tmp_path: Path, monkeypatch) -> None:
 def test_quarantine_excerpt_masks_pii(tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "in.jsonl", [], [b'{"text": "mail jane.doe@corp.example or +1 (555) 123-4567", broken\n'])
     excerpt = ingest(f).quarantine["excerpt"][0]
-    assert excerpt == '{"text": "mail [EMAIL] or [NUMBER]", broken'
+    assert excerpt == '{"text": "mail <EMAIL> or <PHONE>", broken'  # the PII engine's typed placeholders
 
 
 def test_blank_lines_are_counted_not_silently_dropped(tmp_path: Path) -> None:
@@ -220,4 +220,4 @@ def test_quarantine_excerpt_masks_before_cutting_and_reads_json_escapes() -> Non
     cut = "x" * (EXCERPT_BYTES - 8) + " someone@example.org"  # the address straddles the cut
     assert "someone" not in excerpt(cut) and len(excerpt(cut).encode()) <= EXCERPT_BYTES
     escaped = '{"text": "mail jane\\u0040example\\u002ecom now"}'
-    assert "jane" not in excerpt(escaped) and "[EMAIL]" in excerpt(escaped)
+    assert "jane" not in excerpt(escaped) and "<EMAIL>" in excerpt(escaped)

@@ -61,7 +61,7 @@ def test_files_keep_argument_order_and_each_is_read_once(tmp_path: Path) -> None
 def test_unread_entries_of_input_folders_are_reported(tmp_path: Path) -> None:
     root = _project(tmp_path)
     data = root / "data"
-    (data / "crawl.warc.gz").write_bytes(b"x")
+    (data / "crawl.arc.gz").write_bytes(b"x")  # the WARC format's predecessor
     (data / "readme.txt").write_text("x")
     (data / "old.jsonl.bz2").write_bytes(b"x")
     (data / "LICENSE").write_text("x")
@@ -81,7 +81,7 @@ def test_unread_entries_of_input_folders_are_reported(tmp_path: Path) -> None:
         ("data/.DS_Store", "hidden file"),
         ("data/.git/", "hidden folder, not searched"),
         ("data/LICENSE", "no file extension"),
-        ("data/crawl.warc.gz", "unsupported type .warc.gz"),
+        ("data/crawl.arc.gz", "unsupported type .arc.gz"),
         ("data/linked/", "link to a folder, not followed"),
         ("data/old.jsonl.bz2", "unsupported compression .bz2 (use .gz or .zst)"),
         ("data/oldrun/", "an earlier assay run's folder, never an input"),

@@ -204,7 +204,7 @@ def test_field_map_renames_input_fields(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value,message", [
     (("output",), "'output' is not FIELD=INPUT_FIELD (e.g. output=response)"),
     (("text=content",), ("'text' is not a record field: FIELD is one of instruction, input, output, messages, prompt, "
-                        "completion (use text_field)")),
+                        "completion, html (use text_field)")),
     (("output=a", "output=b"), "'output' is mapped twice"),
 ])
 def test_bad_field_map_is_a_usage_error(value: tuple, message: str) -> None:
