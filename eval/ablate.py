@@ -75,15 +75,17 @@ class Settings:
 
 
 def available_stages() -> tuple[str, ...]:
-    """Every installed stage, in the run order `assay run` uses (stages.catalog.STAGE_ORDER)."""
+    """The stages a plain `assay run` would run, in its order: installed, part of the `run` recipe,
+    and needing no file the user must give (contamination without benchmarks has nothing to do;
+    such stages take part through a recipe that gives their options, e.g. in --eval-config)."""
     from stages import catalog
 
-    return catalog.ordered()
+    return catalog.plain_run_stages()
 
 
-def default_recipes() -> list[str]:
+def default_recipes(available: tuple[str, ...] | None = None) -> list[str]:
     """`raw`, each available stage alone, and `full`."""
-    return ["raw", *available_stages(), "full"]
+    return ["raw", *(available_stages() if available is None else available), "full"]
 
 
 def resolve_recipes(names: list[str], custom: dict[str, Recipe], available: tuple[str, ...]) -> tuple[list[Recipe], list[str]]:
@@ -271,6 +273,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--eval-config", type=Path, default=None, metavar="FILE",
                         help="TOML: [eval] sets and leaked_items, [tokenizer], [train], [recipes.NAME]")
+    parser.add_argument("--quality-model", type=Path, default=None, metavar="MODEL",
+                        help="fastText classifier ('assay quality train') for the recipes fasttext_quality, "
+                             "quality_both (heuristics + classifier) and full")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -279,10 +284,19 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     config = tomllib.loads(args.eval_config.read_text()) if args.eval_config else {}
-    custom = {name: Recipe(name, tuple(spec.get("stages", ())), spec.get("options", {}))
-              for name, spec in config.get("recipes", {}).items()}
-    names = [n.strip() for n in args.recipes.split(",") if n.strip()] if args.recipes else default_recipes()
-    recipes, notes = resolve_recipes(names, custom, available_stages())
+    from eval.quality_recipes import builtin_recipes, learned_available, with_learned
+
+    custom = builtin_recipes() | {name: Recipe(name, tuple(spec.get("stages", ())), spec.get("options", {}))
+                                  for name, spec in config.get("recipes", {}).items()}
+    available = learned_available(available_stages(), config, args.quality_model)  # + fasttext_quality given a model
+    from eval.contamination_release import contamination_available, with_benchmarks
+
+    available = contamination_available(available, config)  # + contamination: the suite's test sets are its input
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()] if args.recipes else default_recipes(available)
+    recipes, notes = resolve_recipes(names, custom, available)
+    recipes = with_benchmarks(recipes, config)  # contamination looks for the suite's own test sets
+    recipes, learned_notes = with_learned(recipes, config, args.quality_model)
+    notes += learned_notes
     tr = dict(config.get("train", {}))
     settings = Settings(tokens=args.tokens, sizes=tuple(s.strip() for s in args.size.split(",")), seeds=args.seeds,
                         device=args.device, vocab_size=config.get("tokenizer", {}).get("vocab_size", 8192),

@@ -2,7 +2,7 @@
 
 `ablation_summary` holds, per size, eval set, split and metric, each recipe's mean, seed std and bootstrap
 CI and its paired difference with `raw`; `ablation_decisions` the decision accuracy between sizes. The
-report draws them as hand-written inline SVG so that it needs no plotting library and opens anywhere.
+report draws them with flows/plots.py (plotly, its JavaScript inlined: the page opens offline), as the run report does.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 
 from eval.stats import decision_accuracy, estimate, paired_difference, verdict
+from flows import plots
 
 LOWER_IS_BETTER = {"bpb"}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -86,52 +87,24 @@ def summarize(db: Path, n_boot: int = 1000) -> None:
                     con.execute("INSERT INTO ablation_decisions VALUES (?,?,?,?,?,?,?)", [small, large, *key, acc, n])
 
 
+def _chart_id(title: str) -> str:
+    import hashlib
+
+    return "chart-" + hashlib.sha1(title.encode()).hexdigest()[:12]  # stable: same data, same bytes
+
+
 def _ci_chart(rows: list[tuple], title: str) -> str:
     """Dot and 95 % CI bar per recipe, recipes as rows: readable at any number of recipes."""
-    w, row_h, left, right = 520, 22, 110, 20
-    lo = min(r[3] for r in rows)
-    hi = max(r[4] for r in rows)
-    span = (hi - lo) or 1.0
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
-
-    def x(v: float) -> float:
-        return left + (v - lo) / (hi - lo) * (w - left - right)
-    h = row_h * len(rows) + 40
-    parts = [f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg" font-size="11">',
-             f'<text x="4" y="14" font-weight="bold">{html.escape(title)}</text>']
-    for k, (recipe, mean, _std, a, b) in enumerate(rows):
-        y = 30 + k * row_h
-        c = COLORS[k % len(COLORS)]
-        parts += [f'<text x="4" y="{y + 4}">{html.escape(recipe)}</text>',
-                  f'<line x1="{x(a):.1f}" x2="{x(b):.1f}" y1="{y}" y2="{y}" stroke="{c}" stroke-width="2"/>',
-                  f'<circle cx="{x(mean):.1f}" cy="{y}" r="4" fill="{c}"><title>{mean:.4f} [{a:.4f}, {b:.4f}]</title></circle>']
-    parts += [f'<text x="{left}" y="{h - 4}">{lo:.3f}</text>', f'<text x="{w - right - 40}" y="{h - 4}">{hi:.3f}</text>',
-              "</svg>"]
-    return "".join(parts)
+    return plots.div(plots.intervals(title, [(r[0], r[1], r[3], r[4]) for r in rows]), _chart_id(title), 70 + 28 * len(rows))
 
 
 def _curves_chart(curves: dict[str, list[tuple[int, float]]], recipes: list[str], title: str) -> str:
-    w, h, pad = 520, 260, 40
-    pts = [p for c in curves.values() for p in c]
-    if not pts:
+    if not any(curves.values()):
         return ""
-    tmax = max(p[0] for p in pts) or 1
-    lmin, lmax = min(p[1] for p in pts), max(p[1] for p in pts)
-    lspan = (lmax - lmin) or 1.0
-    parts = [f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg" font-size="11">',
-             f'<text x="4" y="14" font-weight="bold">{html.escape(title)}</text>']
-    for run_id, c in sorted(curves.items()):
-        recipe = run_id.split("/")[1]
-        color = COLORS[recipes.index(recipe) % len(COLORS)] if recipe in recipes else "#000"
-        path = " ".join(f"{pad + t / tmax * (w - 2 * pad):.1f},{h - pad - (loss - lmin) / lspan * (h - 2 * pad):.1f}"
-                        for t, loss in c)
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.2" points="{path}">'
-                     f'<title>{html.escape(run_id)}</title></polyline>')
-    for k, recipe in enumerate(recipes):
-        parts.append(f'<text x="{w - 110}" y="{30 + 13 * k}" fill="{COLORS[k % len(COLORS)]}">{html.escape(recipe)}</text>')
-    parts += [f'<text x="{pad}" y="{h - 8}">0 → {tmax:,} tokens; train loss {lmin:.2f} – {lmax:.2f} nats/token</text>',
-              "</svg>"]
-    return "".join(parts)
+    colors = {run_id: COLORS[recipes.index(run_id.split("/")[1]) % len(COLORS)] if run_id.split("/")[1] in recipes else "#000"
+              for run_id in curves}
+    return plots.div(plots.lines(title, dict(sorted(curves.items())), colors, "tokens", "train loss (nats/token)"),
+                     _chart_id(title), 320)
 
 
 def write_report(db: Path, path: Path, notes: list[str] | None = None) -> Path:
@@ -149,7 +122,7 @@ def write_report(db: Path, path: Path, notes: list[str] | None = None) -> Path:
     out = ["<!doctype html><meta charset='utf-8'><title>assay ablation</title>",
            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
            "font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-           "td:first-child,th:first-child{text-align:left}.noise{color:#888}</style>",
+           "td:first-child,th:first-child{text-align:left}.noise{color:#888}</style>", plots.script(),
            "<h1>Proxy-model ablation</h1>",
            "<p>Every recipe trains on the same token budget; held-out metrics are bits per byte (lower is better), "
            "benchmark metrics are accuracy and the per-byte log2-probability of the correct answer (higher is better). "

@@ -15,11 +15,13 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.config import run_options
 from flows.execute import execute
 from flows.plan import RunOptions, make_plan
+from flows.runners import parallelism
 
 # Reading and writing Parquet is where transient failures are (network file systems, full disks
 # that are then cleaned): one retry; every unit is idempotent because outputs are renamed into place.
@@ -29,12 +31,16 @@ _RETRIES = 1
 class PrefectExecutor:
     """Each call is a task run named after its stage (and shard), visible on a Prefect server."""
 
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+
     def call(self, label: str, fn: Callable[..., Any], *args: Any) -> Any:
-        return task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)(*args)
+        return task(fn, name=label, task_run_name=label, cache_policy=NO_CACHE, retries=_RETRIES)(*args)
 
     def map(self, label: str, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        unit = "file" if label == "ingest-read" else "shard"
         t = task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)
-        futures = [t.with_options(task_run_name=f"{label}-shard-{a[-1]:05d}").submit(*a) for a in args]
+        futures = [t.with_options(task_run_name=f"{label}-{unit}-{a[-1]:05d}").submit(*a) for a in args]
         return [f.result() for f in futures]
 
 
@@ -52,7 +58,8 @@ def curate(
     """Curate INPUTS into the run folder OUT; returns the run's manifest."""
     opts = run_options(inputs, out, config=config, stages=stages, stage_options=options, ingest=ingest,
                        shard_size=shard_size, progress=False, work_compression=work_compression)
-    return execute(make_plan(opts), PrefectExecutor())
+    runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
+    return execute(make_plan(opts), PrefectExecutor(parallelism(runner)))
 
 
 def flow_parameters(opts: RunOptions) -> dict[str, Any]:

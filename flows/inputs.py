@@ -105,4 +105,10 @@ def _earlier(stage: str, r: dict[str, Any]) -> EarlierRun:
         raise InputError(f"earlier run {r['given']}: no curated documents in {root / 'curated'}")
     index = pl.scan_parquet(index_files, glob=False) if index_files else None
     texts = pl.scan_parquet(curated, glob=False).select(doc_id="id", text="text")
+    # Its index names documents by their written (PII-safe) ids, its curated parts by the user's.
+    from stages.pii_engine.masker import id_key, safe_ids
+
+    key = id_key(root, create=False)
+    texts = texts.with_columns(pl.col("doc_id").map_batches(lambda s: pl.Series(safe_ids(s.to_list(), key), dtype=pl.String),
+                                                            return_dtype=pl.String))
     return EarlierRun(given=r["given"], manifest_sha256=r["sha256"], index=index, texts=texts)  # type: ignore[arg-type]

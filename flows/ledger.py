@@ -23,7 +23,9 @@ import pyarrow.dataset as ds
 
 from flows.errors import RunError
 from flows.fsutil import code_version, crashpoint, package_versions, read_json, tmp_name, write_json, write_parquet
+from flows.history import carry_runs
 from flows.plan import RUN_MARKER, Plan, check_out, read_marker
+from flows.removed import stage_removed
 from schemas.records import KIND_FIELDS, RECORD_FIELD_SCHEMA
 
 LEDGER_VERSION = 2
@@ -93,15 +95,18 @@ def _duckdb_path(path: Path) -> Iterator[str]:
 def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Path],
                   con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     try:
+        _register_maskers(con, Path(p.out))
         _scan(con, "ingest_quarantine", [idir / "quarantine.parquet"])
-        con.execute("CREATE TABLE quarantine AS SELECT * FROM ingest_quarantine ORDER BY input_file, input_line NULLS FIRST")
+        con.execute("CREATE TABLE quarantine AS SELECT * REPLACE (assay_safe_id(doc_id) AS doc_id) FROM ingest_quarantine "
+                    "ORDER BY input_file, input_line NULLS FIRST")
         parts, params = [], []
         for s in p.stages:
             view = f"stage_decisions_{int(s.position)}"
             _scan(con, view, sorted(Path(s.dir).glob("decisions-*.parquet")))
             parts.append(
-                f"SELECT doc_id, ?::VARCHAR AS stage, {int(s.position)} AS position, {int(s.version)} AS stage_version, "
-                f"decision, reason, scores::JSON AS scores, evidence::JSON AS evidence FROM {view}"
+                f"SELECT assay_safe_id(doc_id) AS doc_id, ?::VARCHAR AS stage, {int(s.position)} AS position, "
+                f"{int(s.version)} AS stage_version, decision, reason, assay_safe_json(scores)::JSON AS scores, "
+                f"assay_safe_json(evidence)::JSON AS evidence FROM {view}"
             )
             params.append(s.name)
         if parts:
@@ -112,7 +117,8 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
         _scan(con, "ingest_documents", shards)
         con.execute("""
             CREATE TABLE documents AS
-            WITH ing AS (SELECT doc_id, ord, kind, source, input_file, input_line FROM ingest_documents),
+            WITH ing AS (SELECT assay_safe_id(doc_id) AS doc_id, ord, kind, assay_safe_id(source) AS source,
+                                input_file, input_line FROM ingest_documents),
                  rem AS (SELECT doc_id, stage, reason FROM decisions WHERE decision = 'removed'),
                  modi AS (SELECT doc_id, string_agg(stage, ',' ORDER BY position) AS stages
                           FROM decisions WHERE decision = 'modified' GROUP BY doc_id)
@@ -139,6 +145,7 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
                         [run_row["run_id"], *r.values()])
         con.execute("CREATE TABLE runs (run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, config JSON, "
                     "config_hash VARCHAR, code_version VARCHAR, package_versions JSON, input_files JSON, ledger_version INTEGER)")
+        carry_runs(con, Path(p.out) / "ledger.duckdb")  # a rerun keeps the earlier runs' rows: the folder's history
         con.execute("INSERT INTO runs VALUES (?, to_timestamp(?), to_timestamp(?), ?::JSON, ?, ?, ?::JSON, ?::JSON, ?)",
                     [run_row["run_id"], run_row["started_at"], run_row["finished_at"], json.dumps(p.config, sort_keys=True),
                      p.config_hash, run_row["code_version"], json.dumps(run_row["package_versions"], sort_keys=True),
@@ -153,6 +160,16 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
     finally:
         con.close()
     return {k: int(counts.get(k, 0)) for k in ("kept", "removed", "quarantined")}
+
+
+def _register_maskers(con: duckdb.DuckDBPyConnection, out: Path) -> None:
+    """The one PII masker (stages/pii_engine/masker.py) as SQL functions: ids, `source` and every
+    string in scores and evidence are written in PII-safe form (masked, plus a keyed hash)."""
+    from stages.pii_engine.masker import JSON_SUSPECT, arrow_udf, key_provider, safe_ids, safe_json
+
+    key = key_provider(out)
+    con.create_function("assay_safe_id", arrow_udf(safe_ids, key), ["VARCHAR"], "VARCHAR", type="arrow")
+    con.create_function("assay_safe_json", arrow_udf(safe_json, key, JSON_SUSPECT), ["VARCHAR"], "VARCHAR", type="arrow")
 
 
 def _stage_views(con: duckdb.DuckDBPyConnection, p: Plan) -> None:
@@ -174,12 +191,15 @@ def publish_artifacts(p: Plan, curated: Path, staging: Path) -> None:
     kept = pl.concat([pl.read_parquet(f, columns=["id"], glob=False) for f in sorted(curated.glob("part-*.parquet"))]
                      or [pl.DataFrame(schema={"id": pl.String})]).rename({"id": "doc_id"})
     shutil.rmtree(staging, ignore_errors=True)
+    from stages.pii_engine.masker import key_provider, safe_frame
+
+    key = key_provider(Path(p.out))
     for s in p.stages:
         for art in sorted((Path(s.dir) / "artifacts").glob("*.parquet")):
             frame = pl.read_parquet(art, glob=False)
             if "doc_id" in frame.columns:
                 frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
-            write_parquet(frame, staging / s.name / art.name, published=True)
+            write_parquet(safe_frame(frame, key), staging / s.name / art.name, published=True)
 
 
 def write_marker(out: Path, published: dict[str, list[int]]) -> None:
@@ -225,7 +245,7 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
     check_out(out)  # nothing was dropped into curated/ or index/ while the run worked
     (out / "manifest.json").unlink(missing_ok=True)
     ingest = read_json(Path(p.steps[0].dir) / "_done.json")
-    staged = {name: staging_name(out, name, "tmp") for name in ("curated", "index")}
+    staged = {name: staging_name(out, name, "tmp") for name in ("curated", "index", "removed")}
     curated = write_curated(p, staged["curated"])
     crashpoint("finalize:curated")
     run_row = {"run_id": uuid.uuid4().hex[:16], "started_at": started, "finished_at": time.time(),
@@ -241,7 +261,9 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
         raise ConservationError(f"{ingest['records']} input records but kept {counts['kept']} + removed "
                                 f"{counts['removed']} + quarantined {counts['quarantined']}; {n_curated} curated rows")
     publish_artifacts(p, staged["curated"], staged["index"])
-    new = _listing(staged["curated"], "curated") | _listing(staged["index"], "index")
+    stage_removed(p, staged["removed"], _curated_columns(ingest["kinds"]))  # assay run --write-removed
+    new = (_listing(staged["curated"], "curated") | _listing(staged["index"], "index")
+           | _listing(staged["removed"], "removed"))
     before = (read_marker(out) or {}).get("published", {})
     write_marker(out, {rel: sorted(set(before.get(rel, [])) | ({new[rel]} if rel in new else set()))
                        for rel in sorted(set(before) | set(new))})
@@ -249,9 +271,10 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
     _swap(staged["curated"], out / "curated", staging_name(out, "curated", "old"))
     crashpoint("finalize:swapped_curated")
     _swap(staged["index"], out / "index", staging_name(out, "index", "old"))
+    _swap(staged["removed"], out / "removed", staging_name(out, "removed", "old"))
     crashpoint("finalize:swapped_index")
     os.replace(ledger_tmp, out / "ledger.duckdb")
-    for name in ("curated", "index"):
+    for name in ("curated", "index", "removed"):
         shutil.rmtree(staging_name(out, name, "old"), ignore_errors=True)
     write_marker(out, {rel: [size] for rel, size in new.items()})
     removed = {}
@@ -267,7 +290,9 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
         "removed_by_stage": removed, "modified_by_stage": modified,
         "not_configured": [{"stage": n, "needs": why} for n, why in p.not_configured],
         "curated": [f"curated/{n}" for n in curated], "ledger": "ledger.duckdb",
-        "steps": [{"name": s.name, "key": s.key, "dir": Path(s.dir).relative_to(out).as_posix()} for s in p.steps],
+        "removed_documents": sorted(r for r in new if r.startswith("removed/")),
+        "steps": [{"name": s.name, "key": s.key, "dir": Path(s.dir).relative_to(out).as_posix()}
+                  | ({"scores": Path(s.score_dir).relative_to(out).as_posix()} if s.score_dir else {}) for s in p.steps],
     }
     crashpoint("finalize:before_manifest")
     write_json(manifest, out / "manifest.json")

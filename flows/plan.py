@@ -37,6 +37,7 @@ class RunOptions:
     # Compression of the text shards in work/, a cache: "auto" is none below 1 GiB of input and LZ4
     # above. Not part of any key: it changes bytes on disk, never content.
     work_compression: str = "auto"
+    write_removed: bool = False  # also publish the removed documents (RUN_DIR/removed/); no key depends on it
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Plan:
     # default stages left out because they need something the user did not give (a model, benchmarks):
     # (stage, what it needs), printed by the run and kept in the manifest, never silent
     not_configured: tuple[tuple[str, str], ...] = ()
+    write_removed: bool = False
 
     @property
     def stages(self) -> tuple[StepPlan, ...]:
@@ -116,7 +118,7 @@ def published_files(out: Path) -> dict[str, int]:
     """Every entry under out/curated and out/index (relative path -> size; -1 for what is not a
     regular file: a folder inside curated/, a link, a FIFO)."""
     found: dict[str, int] = {}
-    for top in ("curated", "index"):
+    for top in ("curated", "index", "removed"):
         root = out / top
         if not root.exists() and not root.is_symlink():
             continue
@@ -129,7 +131,7 @@ def published_files(out: Path) -> dict[str, int]:
                 found[rel] = -1
             elif path.is_file():
                 found[rel] = path.stat().st_size
-            elif top == "curated" or path.parent != root:
+            elif top != "index" or path.parent != root:
                 found[rel] = -1  # index/ holds one folder per stage, curated/ no folders
     return found
 
@@ -245,7 +247,7 @@ def make_plan(opts: RunOptions) -> Plan:
               "stages": [{"name": s.name, "version": s.version, "config": s.config} for s in steps[1:]]}
     return Plan(out.as_posix(), inputs, tuple(found.skipped), opts.ingest, opts.shard_size, tuple(steps),
                 config, _hash(config), opts.progress, _work_compression(opts.work_compression, inputs),
-                tuple(not_configured))
+                tuple(not_configured), opts.write_removed)
 
 
 def _configured(names: tuple[str, ...], opts: RunOptions) -> tuple[tuple[str, ...], list[tuple[str, str]]]:

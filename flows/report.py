@@ -30,8 +30,33 @@ def _openable(path: Path) -> str:
 
     via = Path(tempfile.mkdtemp(prefix="assay-ledger-"))
     atexit.register(shutil.rmtree, via, True)
-    shutil.copyfile(path, via / "ledger.duckdb")
-    return str(via / "ledger.duckdb")
+    shutil.copyfile(path, via / path.name)
+    return str(via / path.name)
+
+
+openable = _openable  # also for check.duckdb (flows/diff.py attaches ledgers by parameter)
+
+
+def _attach_check(con: Any, run_dir: Path) -> None:
+    """The tables `assay check` wrote to RUN_DIR/check.duckdb (flows/diff.py: diff_documents,
+    diff_reasons, diff_summary, gates, check_run), as views next to the ledger's own tables."""
+    import duckdb
+
+    from flows.diff import CHECK_DB, TABLES
+
+    if not (run_dir / CHECK_DB).exists():
+        return
+    try:
+        con.execute("ATTACH ? AS assay_check (READ_ONLY)", [_openable(run_dir / CHECK_DB)])
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'assay_check'").fetchall()}
+        for name in sorted(names & set(TABLES)):
+            con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM assay_check.main.{name}")
+        checked = con.execute("SELECT run_id FROM assay_check.main.check_run").fetchone() if "check_run" in names else None
+        latest = con.execute("SELECT run_id FROM runs ORDER BY finished_at DESC LIMIT 1").fetchone()
+        if checked and latest and checked[0] != latest[0]:
+            print(f"note: {run_dir / CHECK_DB} checked an earlier run ({checked[0]}); rerun assay check", file=sys.stderr)
+    except duckdb.Error as exc:
+        print(f"note: {run_dir / CHECK_DB} not attached: {str(exc).splitlines()[0]}", file=sys.stderr)
 
 
 def connect(run_dir: Path) -> Any:
@@ -41,6 +66,7 @@ def connect(run_dir: Path) -> Any:
     if not path.exists():
         raise LedgerError(f"no ledger at {path} (is {run_dir} a finished run directory?)")
     con = duckdb.connect(_openable(path), read_only=True)
+    _attach_check(con, run_dir)
     # Read-only is not enough: COPY ... TO and ATTACH could still write files elsewhere.
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
@@ -95,16 +121,22 @@ def _table(cols: list[str], rows: list[tuple[Any, ...]], width: int = 60) -> Non
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
-def show(run_dir: Path, doc_id: str) -> int:
+def show(run_dir: Path, doc_id: str, chars: int = 2000) -> int:
     con = connect(run_dir)
     try:
-        doc = con.execute("SELECT * FROM documents WHERE doc_id = ?", [doc_id]).fetchall()
+        written = doc_id
+        doc = con.execute("SELECT * FROM documents WHERE doc_id = ?", [written]).fetchall()
+        if not doc:  # the ledger writes an id holding PII in its safe form (stages/pii_engine/masker.py)
+            from stages.pii_engine.masker import id_key, safe_id
+
+            written = safe_id(doc_id, id_key(run_dir, create=False))
+            doc = con.execute("SELECT * FROM documents WHERE doc_id = ?", [written]).fetchall()
         doc_cols = [d[0] for d in con.description]
         if not doc:
             raise LedgerError(f"no document {doc_id!r} in {run_dir / 'ledger.duckdb'}")
         decisions = con.execute("SELECT stage, decision, reason, scores, evidence FROM decisions "
-                                "WHERE doc_id = ? ORDER BY position", [doc_id]).fetchall()
-        quarantine = con.execute("SELECT reason, detail, excerpt FROM quarantine WHERE doc_id = ?", [doc_id]).fetchall()
+                                "WHERE doc_id = ? ORDER BY position", [written]).fetchall()
+        quarantine = con.execute("SELECT reason, detail, excerpt FROM quarantine WHERE doc_id = ?", [written]).fetchall()
     finally:
         con.close()
     for col, val in zip(doc_cols, doc[0], strict=True):
@@ -120,6 +152,9 @@ def show(run_dir: Path, doc_id: str) -> int:
             data = {k: v for k, v in data.items() if v is not None}
             if data:
                 print(f"  {label}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in data.items()))
+    from flows.doc_text import print_text
+
+    print_text(run_dir, doc_id, dict(zip(doc_cols, doc[0], strict=True)), chars)
     return 0
 
 

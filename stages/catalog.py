@@ -91,6 +91,12 @@ def default_stages(recipe: str = "run") -> tuple[str, ...]:
     return ordered([n for n, cls in found.items() if recipe in recipes_of(cls)])
 
 
+def plain_run_stages() -> tuple[str, ...]:
+    """What `assay run` with no stage options runs: the default stages that need no file the user
+    must give (contamination without benchmarks, a classifier without its model are left out)."""
+    return tuple(n for n in default_stages() if getattr(build(n), "unconfigured", lambda: None)() is None)
+
+
 def build(name: str, options: dict[str, Any] | None = None) -> Any:
     """Instantiate a stage by name. Unknown options and bad values are ConfigErrors (usage errors)
     naming the option and what it accepts, never ignored."""

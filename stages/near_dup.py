@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from stages import lsh, minhash
+from stages import lsh, minhash, near_dup_against
 from stages.base import ConfigError, EarlierRun, Inputs, Judgement, Scope, StageResult, decide, split
 from stages.options import coerce, option
 
@@ -110,9 +110,16 @@ class NearDup:
     def judge(self, features: pl.LazyFrame, docs: pl.LazyFrame, res: Any = None) -> Judgement:
         t0 = time.perf_counter()
         earlier_runs = tuple(res or ())
-        earlier = self._earlier_index(earlier_runs, columns=_INDEX)
-        m = earlier.height
+        self._earlier_index(earlier_runs, columns=())
         feats = features.select("ord", "priority", "doc_id", "n_shingles", "short_norm").collect()
+        # Signatures are held only for the candidate search, as the features' row order (the same
+        # lazy frame read twice keeps its order); earlier releases are streamed, keeping only the
+        # rows that can pair with a current document, as band keys.
+        bands, rows = self.banding()
+        cur_sig = _matrix(features.select("signature").collect().to_series(), self.num_perm)
+        earlier, old_keys, n_earlier = near_dup_against.relevant(
+            earlier_runs, cur_sig, feats["n_shingles"].to_numpy() > 0, feats["short_norm"], bands, rows, self.num_perm)
+        m = earlier.height
         order = feats.with_row_index("_row").sort(["priority", "ord"], descending=[True, False], nulls_last=True)["_row"].to_numpy()
         n = m + feats.height
         rank_of_row = np.empty(feats.height, np.int64)
@@ -122,19 +129,14 @@ class NearDup:
         counts = np.concatenate([earlier["n_shingles"].to_numpy(), feats["n_shingles"].to_numpy()[order]]).astype(np.int64)
 
         # Candidates band by band: one uint64 key column in memory at a time, hashed here (not with the
-        # features) so that a new threshold or banding reuses the signatures. Signatures are held only
-        # for this loop, as the features' row order (the same lazy frame read twice keeps its order).
-        bands, rows = self.banding()
-        old_sig = _matrix(earlier["signature"], self.num_perm)
-        cur_sig = _matrix(features.select("signature").collect().to_series(), self.num_perm)
+        # features) so that a new threshold or banding reuses the signatures.
         found = []
         for b in range(bands):
             key = np.empty(n, np.uint64)
-            key[:m] = lsh.band_key(old_sig, b, rows)
+            key[:m] = old_keys[:, b]
             key[rank_of_row] = lsh.band_key(cur_sig, b, rows)
             found.append(lsh.band_pairs(key, counts > 0))
-        del old_sig, cur_sig
-        earlier = earlier.drop("signature")
+        del old_keys, cur_sig
         hi, lo = lsh.unique_pairs(found)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
         t_cand = time.perf_counter()
@@ -175,7 +177,7 @@ class NearDup:
         stats = {
             "bands": bands, "rows": rows, "short_documents": int((feats["n_shingles"] == 0).sum()),
             "candidate_pairs_verified": len(ok), "candidate_pairs_above_threshold": int(ok.sum()),
-            "removed_against_earlier_runs": int(frame["_dup_run"].is_not_null().sum()), "earlier_documents": m,
+            "removed_against_earlier_runs": int(frame["_dup_run"].is_not_null().sum()), "earlier_documents": n_earlier,
             "removed_by_reason": dict(decided.stats["removed_by_reason"]),
             "seconds_candidates": round(t_cand - t0, 3), "seconds_verify_cluster": round(time.perf_counter() - t_cand, 3),
         }
@@ -203,7 +205,8 @@ class NearDup:
                                   "name a run made with near_dup")
             try:
                 missing = sorted(set(params) - set(run.index.collect_schema().names()))
-                frame = run.index.select(*columns, *params.keys() - set(missing)).collect()
+                query = run.index.select(*columns, *params.keys() - set(missing))
+                frame = (query if columns else query.unique()).collect()  # a check alone: one row per distinct value
             except (pl.exceptions.PolarsError, OSError) as err:  # a corrupt index must stop the run, naming it
                 raise RuntimeError(f"near_dup --against {run.given}: cannot read its near_dup index: {err}") from err
             for key, value in params.items():
@@ -243,10 +246,10 @@ def _texts_of(ranks: np.ndarray, ids: list[str], m: int, run_of: pl.Series, earl
     earlier ones from what their release shipped."""
     want = pl.DataFrame({"rank": ranks, "doc_id": [ids[r] for r in ranks.tolist()]}, schema={"rank": pl.Int64, "doc_id": pl.String})
     cur = want.filter(pl.col("rank") >= m)
-    found = [docs.select("doc_id", "text").join(cur.lazy(), on="doc_id", how="inner").collect().select("rank", "text")]
+    found = [_only(docs, cur).select("rank", "text")]
     old = want.filter(pl.col("rank") < m).with_columns(run=run_of.gather(ranks[ranks < m]))
     for (pos,), part in old.partition_by("run", as_dict=True).items():
-        texts = earlier[pos].texts.select("doc_id", "text").join(part.lazy(), on="doc_id", how="inner").collect()
+        texts = _only(earlier[pos].texts, part)
         if texts.height != part.height:
             raise RuntimeError(f"near_dup --against {earlier[pos].given}: {part.height - texts.height} documents of its "
                                "near_dup index are not among the documents it shipped")
@@ -255,6 +258,14 @@ def _texts_of(ranks: np.ndarray, ids: list[str], m: int, run_of: pl.Series, earl
     if texts.height != len(ranks):
         raise RuntimeError(f"near_dup: {len(ranks) - texts.height} candidate documents have no text to verify against")
     return texts["text"]
+
+
+def _only(texts: pl.LazyFrame, want: pl.DataFrame) -> pl.DataFrame:
+    """The texts of `want`'s doc_ids, joined to it. A filter, not a join, is pushed into the Parquet
+    scan: only the candidates' texts are held (a join read every text of the corpus first, which was
+    most of this stage's peak memory)."""
+    found = texts.select("doc_id", "text").filter(pl.col("doc_id").is_in(want["doc_id"].implode())).collect()
+    return found.join(want, on="doc_id", how="inner")
 
 
 def _verify(ranks: np.ndarray, texts: pl.Series, hi: np.ndarray, lo: np.ndarray, ngram: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from eval.sources import bbc_articles, shared_data_root  # noqa: E402
 from flows.demo import article, near_copy  # noqa: E402
 from flows.execute import run_local  # noqa: E402
 from flows.plan import RunOptions  # noqa: E402
-from stages.catalog import default_stages  # noqa: E402
+from stages.catalog import plain_run_stages  # noqa: E402
 
 
 def real_corpus(root: Path, out: Path) -> int:
@@ -80,13 +80,13 @@ def measure(inp: Path, out: Path, stages: tuple[str, ...]) -> dict:
 
 def report(label: str, nbytes: int, inp: Path, tmp: Path) -> None:
     mb = nbytes / 1e6
-    full = measure(inp, tmp / f"{label}-full", default_stages())
+    full = measure(inp, tmp / f"{label}-full", plain_run_stages())
     core = measure(inp, tmp / f"{label}-core", ("exact_dup", "quality"))
     print(f"\n{label}: {full['docs']:,} documents, {mb:.1f} MB of text (one core)")
     print(f"  {'step':<12} {'seconds':>8} {'MB/s':>8}")
     for name, secs in full["steps"].items():
         print(f"  {name:<12} {secs:>8.2f} {mb / max(secs, 1e-9):>8.1f}")
-    print(f"  {'end to end':<12} {full['wall']:>8.2f} {mb / full['wall']:>8.1f}   (stages: {', '.join(default_stages())}; incl. ledger + curated output)")
+    print(f"  {'end to end':<12} {full['wall']:>8.2f} {mb / full['wall']:>8.1f}   (stages: {', '.join(plain_run_stages())}; incl. ledger + curated output)")
     print(f"  ingest + exact_dup + quality, end to end: {core['wall']:.2f} s = {mb / core['wall']:.1f} MB/s (goal >= 10 MB/s)")
 
 

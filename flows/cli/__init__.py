@@ -111,7 +111,10 @@ def _main(argv: list[str]) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors: a code, not an exception, for callers
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else USAGE)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else USAGE)
+        # a command may give its usage errors another code (assay check: 3, as 2 means 'warnings')
+        chosen = _chosen(argv)
+        return getattr(_command(chosen), "USAGE_EXIT", USAGE) if code == USAGE and chosen in _discover() else code
     from flows.errors import InputError
     from flows.report import LedgerError
     from stages.options import ConfigError

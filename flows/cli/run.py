@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default: {','.join(catalog.default_stages())}; see 'assay stages')")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help=f"TOML file: top-level keys stages, shard_size, work_compression, {', '.join(INGEST_KEYS)}; "
-                        "[stage.NAME] tables of stage options. Flags override it, option by option")
+                        "[stage.NAME] tables of stage options; [benchmarks] NAME = PATH (contamination). Flags override it, option by option")
     p.add_argument("--shard-size", type=_positive_int, metavar="N",
                    help=f"documents per shard; accepts an integer >= 1; default {DEFAULT_SHARD_SIZE}")
     p.add_argument("--work-compression", choices=("auto", "none", "lz4", "zstd"), default=None,
@@ -49,7 +49,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "below 1 GiB of input, lz4 above")
     p.add_argument("--engine", choices=("auto", "local", "prefect"), default="auto",
                    help="auto: the Prefect flow when PREFECT_API_URL is set, else in-process (same output)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or funnel")
+    p.add_argument("--runner", choices=("local", "threads", "dask"), default=None,
+                   help="what runs the units of work (one per input file, then per shard): local, one at a time "
+                        "(default); threads or dask (worker processes, or the cluster at --runner-address) run "
+                        "them in parallel as a Prefect flow; same output")
+    p.add_argument("--runner-address", metavar="ADDRESS",
+                   help="an existing Dask scheduler (tcp://HOST:PORT) for --runner dask; its workers must see RUN_DIR and the inputs")
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="threads or local Dask worker processes for --runner threads|dask; default: the CPU cores")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, funnel or Prefect logs below warnings")
+    p.add_argument("--write-removed", action="store_true",
+                   help="also write the removed documents, with the stage and reason that removed them, "
+                        "as Parquet in RUN_DIR/removed/ (beside curated/)")
     options.add_ingest_flags(p)
     options.add_stage_flags(p)
 
@@ -60,9 +71,12 @@ def run_options(args: argparse.Namespace) -> Any:
 
     stage_opts, ingest = collect(args)
     stages = None if args.stages is None else tuple(s.strip() for s in args.stages.split(",") if s.strip())
-    return run_options(args.inputs, args.out, config=args.config, stages=stages, stage_options=stage_opts,
+    import dataclasses
+
+    opts = run_options(args.inputs, args.out, config=args.config, stages=stages, stage_options=stage_opts,
                        ingest=ingest, shard_size=args.shard_size, progress=not args.quiet,
                        work_compression=args.work_compression)
+    return dataclasses.replace(opts, write_removed=args.write_removed)
 
 
 def check_stages(opts: Any) -> None:
@@ -95,22 +109,38 @@ def note_skipped(manifest: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stages.options import ConfigError
+
     opts = run_options(args)
     check_stages(opts)
     engine = args.engine
+    runner = args.runner or "local"
+    from flows.runners import check
+
+    check(runner, args.runner_address, args.workers)
+    if engine == "local" and runner != "local":
+        raise ConfigError(f"--runner {runner} runs the Prefect flow; it cannot be combined with --engine local")
     if engine == "auto":
-        engine = "prefect" if os.environ.get("PREFECT_API_URL") else "local"
+        engine = "prefect" if os.environ.get("PREFECT_API_URL") or runner != "local" else "local"
     if engine == "prefect":
+        from flows.runners import quiet_prefect, task_runner
+
+        if args.quiet:
+            quiet_prefect()
         from flows.curate import run_prefect
 
-        manifest = run_prefect(opts)
+        manifest = run_prefect(opts, task_runner(runner, args.runner_address, args.workers) if args.runner else None)
     else:
         from flows.execute import run_local
 
         manifest = run_local(opts)
     note_skipped(manifest)
+    from flows.run_report import write_quietly
+
+    write_quietly(Path(args.out))  # every run leaves report.html and report.md (assay report rebuilds them)
     if not args.quiet:
         from flows import report
 
         report.print_funnel(Path(args.out))
+        print(f"report:            {Path(args.out) / 'report.html'} (opens offline)")
     return 0

@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     opts = run_options(args.inputs, args.out, stages=names, stage_options=stage_opts, ingest=ingest,
                        progress=not args.quiet)
     manifest = run_local(opts)
+    from flows.run_report import write_quietly
+
+    write_quietly(Path(args.out))  # the run report (report.html, report.md), as after assay run
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     for item in manifest.get("inputs", {}).get("skipped", [])[:10]:

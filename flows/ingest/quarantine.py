@@ -41,10 +41,17 @@ Chat records
     message_missing_content  a message has no content (`content`, or ShareGPT `value`), or it is null
                         (an OpenAI tool-call turn with null content cannot be represented yet)
     content_not_string  a message's content is not a string (e.g. a list of multimodal parts)
+Web pages (WARC and HTML files, html records; a WARC record's line is its number in the file)
+    warc_not_response   a WARC request, metadata, warcinfo, revisit or resource record (the detail
+                        names its WARC-Type): counted, so every WARC record is accounted for
+    http_not_ok         a response whose HTTP status is not 2xx (redirects, errors)
+    not_html            a response whose MIME type is not text/html or application/xhtml+xml
+    empty_html          the page (or the `html` field) is empty or whitespace only
+    missing_html        an html record without its `html` field (or it is null)
+    invalid_warc        the file is not a WARC file that can be read at all
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 QUARANTINE_REASONS = frozenset({
@@ -55,24 +62,23 @@ QUARANTINE_REASONS = frozenset({
     "empty_instruction", "empty_output", "empty_prompt", "empty_completion", "field_not_string",
     "missing_messages", "messages_not_a_list", "empty_messages", "message_not_an_object",
     "message_missing_role", "unknown_role", "message_missing_content", "content_not_string",
+    "warc_not_response", "http_not_ok", "not_html", "empty_html", "missing_html", "invalid_warc",
 })
 EXCERPT_BYTES = 160
-_ESCAPED = re.compile(r"\\u00(?:40|2[eE])")  # JSON escapes of '@' and '.'
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
 def excerpt(raw: bytes | str) -> str:
-    """A bounded excerpt of a bad record with e-mail addresses and long digit runs masked:
-    quarantine rows land in the ledger, which must never hold raw PII."""
+    """A bounded excerpt of a bad record with its PII masked by the one masker (stages/pii_engine:
+    typed placeholders such as <EMAIL>, <PHONE>): quarantine rows land in the ledger, which must
+    never hold raw PII."""
+    from stages.pii_engine.masker import mask_text
+
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     # Masked before it is cut (a cut first would leave half an address unmasked), over a window a
-    # little wider than the excerpt, with JSON escapes of '@' and '.' read as what they stand for.
+    # little wider than the excerpt; the masker reads JSON escapes of '@' and '.' as what they are.
     text = raw[: EXCERPT_BYTES * 4].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
-    text = _ESCAPED.sub(lambda m: "@" if m.group(0).lower().endswith("40") else ".", text)
-    masked = _DIGITS.sub("[NUMBER]", _EMAIL.sub("[EMAIL]", text))
-    return masked.encode("utf-8", "surrogatepass")[:EXCERPT_BYTES].decode("utf-8", "ignore")
+    return mask_text(text).encode("utf-8", "surrogatepass")[:EXCERPT_BYTES].decode("utf-8", "ignore")
 
 
 def quarantine_row(name: str, line: int | None, reason: str, detail: str, raw: bytes | str) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def test_ablation_orchestration_tables_report_and_resume(tmp_path):
     report = ab.ablate([tmp_path / "in.jsonl"], tmp_path / "abl", recipes, settings, suite(), run=fake_run,
                        log=logs.append)
     html = report.read_text()
-    assert "<svg" in html and "Decision accuracy" in html and "exact_dup" in html
+    assert html.count("Plotly.newPlot(") >= 2 and "Decision accuracy" in html and "exact_dup" in html
+    assert "<script src=" not in html  # plotly.js inline: opens offline
     assert (tmp_path / "abl" / "tokenizer.json").exists()
     with duckdb.connect(str(tmp_path / "abl" / "ablation.duckdb"), read_only=True) as con:
         runs = con.execute("SELECT recipe, seed, size, tokens, epochs, corpus_tokens, ledger_run_path "
@@ -93,12 +94,15 @@ def test_cli_arguments_parse(capsys):
 def test_ablate_and_run_share_one_stage_order():
     """`full` is what `assay run` runs by default, in its order; the default recipes are raw, each
     of those stages alone, then full."""
+    from flows.plan import RunOptions, _configured
     from stages import catalog
 
+    plain, _ = _configured(catalog.default_stages(), RunOptions(inputs=(), out="x"))  # what `assay run` runs
+    assert plain == catalog.plain_run_stages()
     recipes, notes = ab.resolve_recipes(ab.default_recipes(), {}, ab.available_stages())
     assert not notes
-    assert [r.name for r in recipes] == ["raw", *catalog.default_stages(), "full"]
-    assert recipes[-1].stages == catalog.default_stages()
+    assert [r.name for r in recipes] == ["raw", *plain, "full"]
+    assert recipes[-1].stages == plain
     assert all(r.stages == (r.name,) for r in recipes[1:-1])
 
 

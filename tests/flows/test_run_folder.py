@@ -152,7 +152,7 @@ def test_a_kill_while_publishing_a_changed_input_leaves_no_manifest_and_reruns_c
     subprocess.run(cmd(out), cwd=ROOT, env=env, check=True, capture_output=True)
     assert digest(out) == clean
     assert json.loads((out / "manifest.json").read_text())["records"] == 349 + 47
-    assert sorted(p.name for p in out.iterdir()) == [RUN_MARKER, "curated", "index", "ledger.duckdb", "manifest.json", "work"]
+    assert sorted(p.name for p in out.iterdir()) == [RUN_MARKER, "curated", "index", "ledger.duckdb", "manifest.json", "report.html", "report.md", "work"]
     assert not [p for p in (out / "work").rglob(".*")]
 
 

@@ -24,26 +24,26 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_run_prints_skipped_files_then_the_funnel(tmp_path: Path, capsys) -> None:
     write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": f"r{i}", "text": prose(i)} for i in range(5)])
-    (tmp_path / "in" / "crawl.warc.gz").write_bytes(b"\x1f\x8b not a data file we read")
+    (tmp_path / "in" / "crawl.pdf").write_bytes(b"%PDF-1.7 not a data file we read")
     assert main(["run", str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--stages", "quality"]) == 0
     captured = capsys.readouterr()
     notes = [line for line in captured.err.splitlines() if line.startswith("note: skipped")]
-    assert len(notes) == 1 and "crawl.warc.gz" in notes[0], captured.err
+    assert len(notes) == 1 and "crawl.pdf" in notes[0], captured.err
     assert "documents in: 5" in captured.out and "kept:        5" in captured.out
     skipped = json.loads((tmp_path / "run" / "manifest.json").read_text())["inputs"]["skipped"]
-    assert [s["path"].endswith("crawl.warc.gz") for s in skipped] == [True]
+    assert [s["path"].endswith("crawl.pdf") for s in skipped] == [True]
 
 
 def test_quiet_run_still_notes_skipped_files(tmp_path: Path, capsys, monkeypatch) -> None:
     import flows.execute
 
-    skipped = [{"path": f"in/f{i}.warc.gz", "why": "not a data file (.warc.gz)"} for i in range(12)]
+    skipped = [{"path": f"in/f{i}.pdf", "why": "not a data file (.pdf)"} for i in range(12)]
     monkeypatch.setattr(flows.execute, "run_local", lambda _opts: {"inputs": {"skipped": skipped}})
     assert main(["run", "in", "--out", str(tmp_path / "o"), "--stages", "", "--engine", "local", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
-    assert lines[0] == "note: skipped in/f0.warc.gz: not a data file (.warc.gz)"
+    assert lines[0] == "note: skipped in/f0.pdf: not a data file (.pdf)"
     assert len(lines) == 11 and lines[-1].startswith("note: and 2 more skipped files")
 
 

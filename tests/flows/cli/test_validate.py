@@ -84,7 +84,11 @@ def test_a_plain_run_leaves_the_validation_stages_out(tmp_path: Path) -> None:
     plan = make_plan(RunOptions(inputs=(str(data),), out=tmp_path / "run", progress=False))
     ran = [s.name for s in plan.stages]
     assert not {"synthetic", "answer_check", "seed_overlap"} & set(ran)
-    assert {"synthetic", "answer_check", "seed_overlap"} <= {name for name, _ in plan.not_configured}
+    # they belong to the validate recipe: not even a "did not run" note on a plain run
+    assert not {"synthetic", "answer_check", "seed_overlap"} & {name for name, _ in plan.not_configured}
+    named = make_plan(RunOptions(inputs=(str(data),), out=tmp_path / "run", progress=False, stages=("synthetic",),
+                                 stage_options={"synthetic": {"checks": ["all"]}}))
+    assert [s.name for s in named.stages] == ["synthetic"]
 
 
 @pytest.mark.slow

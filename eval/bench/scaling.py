@@ -1,0 +1,187 @@
+"""Scale-out and footprint of a run, measured in one go on this machine.
+
+    python -m eval.bench.scaling [--docs 5000] [--parts throughput,memory,prefect]
+
+- throughput: the local engine; the same units on a plain Dask cluster (no Prefect) of 1 and of 2
+  worker processes; the Prefect flow on a local Dask cluster of 1 and of 2 (cluster start-up included,
+  Prefect's temporary server already up); --docs x 2 generated documents (~3 KB, planted exact and
+  near duplicates) in 8 files, shards of 1/8 of them, every default stage.
+- memory: peak RSS of `assay run --engine local` at 1x and 10x --docs, same shard size (--docs), and
+  work/ bytes per input GB before and after `assay gc --compact`.
+- prefect: what the Prefect engine adds to a small run: with its temporary server (empty
+  PREFECT_HOME, as a first run or CI sees it; then warm) and against a running local server.
+Figures vary with what else runs on the machine: compare only figures of one run. Polars and numba
+already use every core inside one process; to see what worker processes add, pin them to one thread
+each: POLARS_MAX_THREADS=1 NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python -m eval.bench.scaling ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eval.bench.prefect_server import prefect_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def corpus(out: Path, n: int, files: int = 8, seed: int = 0) -> int:
+    from flows.demo import article, near_copy
+
+    rng = random.Random(seed)
+    texts: list[str] = []
+    for _ in range(n):
+        r = rng.random()
+        if texts and r < 0.1:
+            texts.append(rng.choice(texts))
+        elif texts and r < 0.15:
+            texts.append(near_copy(rng, rng.choice(texts), 0.03))
+        else:
+            texts.append(article(rng, rng.randint(350, 650)))
+    out.mkdir(parents=True, exist_ok=True)
+    for k in range(files):
+        with open(out / f"docs-{k:02d}.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps({"text": t}) + "\n" for t in texts[k * n // files:(k + 1) * n // files])
+    return sum(len(t.encode()) for t in texts)
+
+
+def cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """(wall seconds, peak RSS in bytes) of one `python -m flows.cli` process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=env or os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"assay {' '.join(args)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    return wall, usage.ru_maxrss * 1024
+
+
+def throughput(tmp: Path, docs: int, with_prefect: bool = True) -> None:
+    os.environ.update(prefect_env(tmp / "prefect-home"))  # before Prefect is imported: it reads them once
+    from flows.curate import run_prefect
+    from flows.execute import run_local
+    from flows.plan import RunOptions
+    from flows.runners import quiet_prefect, task_runner
+
+    quiet_prefect()
+    n = docs * 2
+    nbytes = corpus(tmp / "tp", n)
+    opts = lambda out: RunOptions(inputs=(str(tmp / "tp"),), out=out, shard_size=max(1, n // 8), progress=False)  # noqa: E731
+    if with_prefect:
+        corpus(tmp / "warm", 40, files=2)
+        run_prefect(RunOptions(inputs=(str(tmp / "warm"),), out=tmp / "warm-run", progress=False))  # server up, imports done
+    print(f"\nthroughput: {n:,} documents, {nbytes / 1e6:.1f} MB in 8 files, shards of {max(1, n // 8):,}, every default stage")
+    times = {}
+    for label, run in (("local engine (1 process)", lambda o: run_local(o)),
+                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1)),
+                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2)),
+                       ("dask, 1 worker", lambda o: run_prefect(o, task_runner("dask", workers=1))),
+                       ("dask, 2 workers", lambda o: run_prefect(o, task_runner("dask", workers=2))))[:None if with_prefect else 3]:
+        start = time.perf_counter()
+        run(opts(tmp / f"tp-{len(times)}"))
+        times[label] = time.perf_counter() - start
+        print(f"  {label:<32} {times[label]:7.2f} s  {n / times[label]:8.0f} docs/s  {nbytes / 1e6 / times[label]:6.2f} MB/s")
+    plain = times["dask without Prefect, 1 worker"] / times["dask without Prefect, 2 workers"]
+    with_it = f"x{times['dask, 1 worker'] / times['dask, 2 workers']:.2f} with Prefect, " if with_prefect else ""
+    print(f"  2 workers / 1 worker: {with_it}x{plain:.2f} without (goal >= 1.7 on 2 cores)")
+
+
+class _DaskUnits:
+    """The same units on a plain Dask client, without Prefect: what the workers themselves scale to,
+    apart from Prefect's per-task-run API calls."""
+
+    def __init__(self, client, workers: int) -> None:
+        self.client, self.workers = client, workers
+
+    def call(self, label, fn, *args):
+        return fn(*args)
+
+    def map(self, label, fn, args):
+        return self.client.gather([self.client.submit(fn, *a, pure=False) for a in args])
+
+
+def plain_dask(opts, workers: int) -> None:
+    from distributed import Client, LocalCluster
+
+    from flows.execute import execute
+    from flows.plan import make_plan
+    from flows.runners import quiet_prefect
+
+    quiet_prefect()  # distributed set its loggers' levels when imported just now
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        execute(make_plan(opts), _DaskUnits(client, workers))
+
+
+def memory(tmp: Path, docs: int) -> None:
+    from flows.gc import collect, size
+
+    print(f"\nmemory and disk: `assay run --engine local`, shards of {docs:,} documents, every default stage")
+    for scale in (1, 10):
+        inp = tmp / f"mem-{scale}x"
+        nbytes = corpus(inp, docs * scale, seed=scale)
+        out = tmp / f"mem-{scale}x-run"
+        wall, rss = cli(["run", str(inp), "--out", str(out), "--engine", "local", "--quiet", "--shard-size", str(docs)])
+        before = size(out / "work")
+        after = collect(out, compact=True)["work_after"]
+        gb = nbytes / 1e9
+        print(f"  {scale:>2}x: {docs * scale:>8,} docs {nbytes / 1e6:7.1f} MB  {wall:7.1f} s  peak RSS {rss / 2**20:7.0f} MiB"
+              f"  work/ {before / 1e6:7.1f} MB = {before / 1e9 / gb:.2f} GB per input GB; after gc --compact "
+              f"{after / 1e6:7.1f} MB = {after / 1e9 / gb:.2f} GB per input GB")
+        if scale == 1:
+            base = rss
+    print(f"  peak RSS 10x / 1x: x{rss / base:.2f} (goal < 1.5)")
+
+
+def prefect_cost(tmp: Path) -> None:
+    from eval.bench.prefect_server import start_server, stop_server
+
+    inp = tmp / "small"
+    corpus(inp, 300, files=2)
+    base = ["run", str(inp), "--quiet", "--stages", "exact_dup,quality"]
+    local, _ = cli([*base, "--out", str(tmp / "p-local"), "--engine", "local"])
+    cold, _ = cli([*base, "--out", str(tmp / "p-cold"), "--engine", "prefect"], prefect_env(tmp / "cold-home"))
+    warm, _ = cli([*base, "--out", str(tmp / "p-warm"), "--engine", "prefect"], prefect_env(tmp / "cold-home"))
+    print("\nprefect: one small run (300 documents), whole process")
+    print(f"  local engine                          {local:6.1f} s")
+    print(f"  prefect, temporary server, cold home  {cold:6.1f} s  (+{cold - local:.1f} s)")
+    print(f"  prefect, temporary server, warm home  {warm:6.1f} s  (+{warm - local:.1f} s)")
+    start = time.perf_counter()
+    server, port = start_server(tmp / "server-home")
+    up = time.perf_counter() - start
+    try:
+        env = prefect_env(tmp / "server-home") | {"PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+        served, _ = cli([*base, "--out", str(tmp / "p-served"), "--engine", "prefect"], env)
+    finally:
+        stop_server(server)
+    print(f"  prefect, running local server         {served:6.1f} s  (+{served - local:.1f} s; the server took {up:.1f} s to be healthy)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=5000, help="documents of the 1x corpus (default 5000)")
+    ap.add_argument("--parts", default="throughput,memory,prefect", help="any of throughput, units (throughput "
+                    "without the Prefect rows), memory, prefect; comma-separated")
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    with tempfile.TemporaryDirectory(prefix="assay-scaling-") as d:
+        tmp = Path(d)
+        print(f"cores: {len(os.sched_getaffinity(0))}; load average before: {os.getloadavg()[0]:.1f}")
+        if "memory" in parts:
+            memory(tmp, args.docs)
+        if "prefect" in parts:
+            prefect_cost(tmp)
+        if "throughput" in parts or "units" in parts:  # units: without the Prefect rows
+            throughput(tmp, args.docs, with_prefect="throughput" in parts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""`--runner local|threads|dask`: which Prefect task runner runs a run's units of work.
+
+Every unit (flows/steps.py, flows/ingest_parallel.py) takes the plan and indexes and returns a path,
+so a worker in another process or on another machine of the cluster needs only the same file
+system, never frames sent through the scheduler (Prefect's users saw memory grow and Dask's
+scheduler hang near 22k tasks when data travelled with the tasks).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+RUNNERS = ("local", "threads", "dask")
+_QUIET = False
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def check(runner: str, address: str | None, workers: int | None) -> None:
+    """Usage errors before anything starts, one line naming the option."""
+    from stages.options import ConfigError
+
+    if runner not in RUNNERS:
+        raise ConfigError(f"--runner accepts one of {', '.join(RUNNERS)}; got {runner!r}")
+    if address is not None and runner != "dask":
+        raise ConfigError(f"--runner-address names a Dask scheduler (tcp://HOST:PORT) and needs --runner dask; got --runner {runner}")
+    if address is not None and workers is not None:
+        raise ConfigError("--workers sizes the local cluster that --runner dask starts; an existing cluster "
+                          "(--runner-address) has its own workers")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers accepts an integer >= 1; got {workers!r}")
+
+
+def task_runner(runner: str, address: str | None = None, workers: int | None = None) -> Any:
+    """The Prefect task runner for `runner` (None: the flow's own, one unit at a time)."""
+    check(runner, address, workers)
+    if runner == "local":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=1)
+    if runner == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers or default_workers())
+    from prefect_dask import DaskTaskRunner
+
+    if _QUIET:  # distributed sets its loggers' levels when it is first imported, just now
+        quiet_prefect()
+    if address is not None:
+        return DaskTaskRunner(address=address)
+    # One thread per worker process: the units hold the GIL in Python code (ingest, rules), and
+    # a process per core is what scales them; numba and polars use their own threads inside one.
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers or default_workers(), "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+def quiet_prefect() -> None:
+    """Prefect's and Dask's log lines below warnings off (`--quiet`): the level Prefect reads when it
+    is first imported, and its loggers' levels where it already was."""
+    import logging
+
+    global _QUIET
+    _QUIET = True
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    for name in ("prefect", "distributed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def parallelism(runner: Any) -> int:
+    """How many units the task runner runs at once (for choosing the per-file ingest), best known."""
+    max_workers = getattr(runner, "_max_workers", None)
+    if isinstance(max_workers, int):
+        return max_workers
+    kwargs = getattr(runner, "cluster_kwargs", None)
+    if isinstance(kwargs, dict) and isinstance(kwargs.get("n_workers"), int):
+        return kwargs["n_workers"] * int(kwargs.get("threads_per_worker", 1) or 1)
+    client = getattr(runner, "_client", None)
+    if client is not None:
+        try:
+            return max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+        except Exception:  # a scheduler that does not answer: assume a cluster runs units in parallel
+            return 2
+    return 1

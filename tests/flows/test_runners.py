@@ -1,0 +1,119 @@
+"""Scale-out: per-file ingest writes the serial loop's shards byte for byte, and the flow on a local
+Dask cluster of two worker processes writes the local engine's curated bytes and ledger tables."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import prose, write_jsonl
+from test_execute import digest
+
+from flows.execute import LocalExecutor, execute, run_local
+from flows.plan import RunOptions, make_plan
+from flows.runners import check, parallelism, task_runner
+from stages.options import ConfigError
+
+
+class TwoAtOnce(LocalExecutor):
+    """The local engine, claiming two workers: takes the per-file ingest path in this process."""
+
+    workers = 2
+
+    def __init__(self) -> None:
+        super().__init__(progress=False)
+        self.labels: list[str] = []
+
+    def call(self, label, fn, *args):
+        self.labels.append(label)
+        return super().call(label, fn, *args)
+
+    def map(self, label, fn, args):
+        self.labels.append(label)
+        return super().map(label, fn, args)
+
+
+def corpus(root: Path) -> Path:
+    """Four files, with texts repeated within and across files (content ids numbered across the
+    run), bad lines, a blank line and an empty file; shards cut across file boundaries."""
+    d = root / "in"
+    write_jsonl(d / "a.jsonl", [{"text": prose(i)} for i in range(70)] + [{"text": prose(3)}], [b"{bad\n", b"\n"])
+    write_jsonl(d / "b.jsonl", [{"text": prose(i)} for i in range(60, 130)] + [{"text": prose(3)}, {"text": ""}])
+    write_jsonl(d / "c.jsonl", [])
+    write_jsonl(d / "d.jsonl", [{"text": prose(i), "url": f"https://s{i % 3}.org/{i}"} for i in range(125, 200)])
+    return d
+
+
+def ingest_bytes(run: Path) -> dict[str, str]:
+    step = next((run / "work").glob("00-ingest-*"))
+    marker = json.loads((step / "_done.json").read_text())
+    marker.pop("seconds")
+    out = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(step.glob("*.parquet"))}
+    return out | {"marker": json.dumps(marker, sort_keys=True), "leftovers": str(sorted(p.name for p in step.iterdir() if p.is_dir()))}
+
+
+def opts(inp: Path, out: Path, stages=("provenance", "exact_dup", "quality", "near_dup")) -> RunOptions:
+    return RunOptions(inputs=(str(inp),), out=out, shard_size=37, progress=False, stages=stages)
+
+
+def test_per_file_ingest_writes_the_serial_shards(tmp_path: Path) -> None:
+    inp = corpus(tmp_path)
+    serial = run_local(opts(inp, tmp_path / "serial"))
+    ex = TwoAtOnce()
+    split = execute(make_plan(opts(inp, tmp_path / "split")), ex)
+    assert ex.labels[:5] == ["ingest-read", "ingest-ids", "ingest-write", "ingest-finish", "provenance"]
+    assert (split["records"], split["quarantined"]) == (serial["records"], serial["quarantined"]) == (219, 2)
+    assert ingest_bytes(tmp_path / "split") == ingest_bytes(tmp_path / "serial")
+    assert ingest_bytes(tmp_path / "split")["leftovers"] == "[]"  # the per-file parts are removed
+    assert digest(tmp_path / "split") == digest(tmp_path / "serial")
+    assert split["removed_by_stage"]["exact_dup"] == serial["removed_by_stage"]["exact_dup"] == 17  # prose(3) twice, 10 shared by a and b, 5 by b and d
+
+
+def test_a_repeated_given_id_falls_back_to_the_serial_loop(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    write_jsonl(d / "a.jsonl", [{"id": f"x{i}", "text": prose(i)} for i in range(30)])
+    write_jsonl(d / "b.jsonl", [{"id": f"x{i}", "text": prose(i + 100)} for i in range(25, 40)])
+    serial = run_local(opts(d, tmp_path / "serial", stages=("quality",)))
+    ex = TwoAtOnce()
+    split = execute(make_plan(opts(d, tmp_path / "split", stages=("quality",))), ex)
+    assert ex.labels[:3] == ["ingest-read", "ingest-ids", "ingest"]  # no shards written from the parts
+    assert split["quarantined"] == serial["quarantined"] == 5  # x25..x29 seen twice
+    assert ingest_bytes(tmp_path / "split") == ingest_bytes(tmp_path / "serial")
+    assert digest(tmp_path / "split") == digest(tmp_path / "serial")
+
+
+def test_runner_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="--runner accepts one of local, threads, dask"):
+        check("ray", None, None)
+    with pytest.raises(ConfigError, match="--runner-address .* needs --runner dask"):
+        check("threads", "tcp://127.0.0.1:8786", None)
+    with pytest.raises(ConfigError, match="--workers"):
+        check("dask", None, 0)
+    assert parallelism(task_runner("threads", workers=3)) == 3
+    assert parallelism(task_runner("dask", workers=2)) == 2
+    assert parallelism(task_runner("local")) == 1
+
+
+def test_runner_usage_errors_on_the_command_line(tmp_path: Path, capsys) -> None:
+    from flows.cli import main
+
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": prose(1)}])
+    base = ["run", str(tmp_path / "in"), "--out", str(tmp_path / "run"), "--quiet"]
+    assert main([*base, "--runner", "threads", "--runner-address", "tcp://127.0.0.1:8786"]) == 2
+    assert "--runner-address" in capsys.readouterr().err
+    assert main([*base, "--runner", "dask", "--engine", "local"]) == 2
+    assert main([*base, "--runner", "ray"]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_dask_cluster_of_two_workers_matches_the_local_engine(tmp_path: Path, prefect_harness) -> None:
+    from flows.curate import run_prefect
+
+    inp = corpus(tmp_path)
+    local = run_local(opts(inp, tmp_path / "local"))
+    dask = run_prefect(opts(inp, tmp_path / "dask"), task_runner("dask", workers=2))
+    assert (dask["kept"], dask["removed"], dask["quarantined"]) == (local["kept"], local["removed"], local["quarantined"])
+    assert ingest_bytes(tmp_path / "dask") == ingest_bytes(tmp_path / "local")
+    assert digest(tmp_path / "dask") == digest(tmp_path / "local")
