@@ -70,7 +70,8 @@ def benchmark(rng: random.Random, n: int = 40) -> list[dict[str, str]]:
     for i in range(n):
         nouns = TOPICS[rng.choice(sorted(TOPICS))]
         q = f"In the survey of {rng.choice(PLACE)}, which {rng.choice(ADJ)} {rng.choice(nouns)} {rng.choice(VERB)} the {rng.choice(nouns)} first, and why was it recorded as {rng.choice(ADJ)}?"
-        items.append({"id": f"demo-bench-{i}", "question": q, "answer": rng.choice(nouns)})
+        # GSM8K's published layout, so that the contamination stage reads it as `--benchmark gsm8k=...`
+        items.append({"question": q, "answer": f"It was the {rng.choice(nouns)}.\n#### {i + 1}"})
     return items
 
 
@@ -80,7 +81,7 @@ def generate(out: Path, docs: int = 2000, seed: int = 0) -> dict[str, int]:
     raw.mkdir(parents=True, exist_ok=True)
     bench_dir.mkdir(parents=True, exist_ok=True)
     bench = benchmark(rng)
-    (bench_dir / "demo_bench.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bench))
+    (bench_dir / "test.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bench))
     records, planted = [], {"clean": 0, "exact": 0, "near": 0, "junk": 0, "pii": 0, "leaked": 0}
     originals: list[str] = []
     for i in range(docs):
@@ -128,6 +129,15 @@ def run_demo(out: Path, docs: int, seed: int) -> int:
     planted = generate(out, docs, seed)
     print(f"wrote a raw release of {docs} documents (+4 broken records) to {out / 'raw'}")
     print("planted: " + ", ".join(f"{k} {v}" for k, v in planted.items()))
-    run_local(RunOptions(inputs=(str(out / "raw"),), out=out / "run", shard_size=500))
+    bench = (out / "benchmark" / "test.jsonl").as_posix()
+    manifest = run_local(RunOptions(inputs=(str(out / "raw"),), out=out / "run", shard_size=500,
+                                    stage_options={"contamination": {"benchmarks": (f"gsm8k={bench}",)}}))
+    from flows.cli.run import note_skipped
+
+    from flows.run_report import write_quietly
+
+    note_skipped(manifest)
+    write_quietly(out / "run")
     report.print_funnel(out / "run")
+    print(f"report:            {out / 'run' / 'report.html'} (opens offline)")
     return 0

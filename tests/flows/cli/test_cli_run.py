@@ -94,3 +94,7 @@ def test_demo_end_to_end(tmp_path: Path, capsys) -> None:
     assert "quarantined: 4" in out and "ledger.duckdb" in out
     manifest = json.loads((tmp_path / "demo" / "run" / "manifest.json").read_text())
     assert manifest["records"] == manifest["kept"] + manifest["removed"] + manifest["quarantined"] == 404
+    # every planted leak of the demo's own benchmark (GSM8K layout) is found, and the report is written
+    planted = int(out.split("leaked ")[1].split()[0])
+    assert planted > 0 and manifest["removed_by_stage"]["contamination"] == planted
+    assert (tmp_path / "demo" / "run" / "report.html").stat().st_size > 100_000
