@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import threading
 from typing import Any, NamedTuple
 
@@ -73,6 +74,10 @@ class Detector:
             return self._analyzer
 
     def _build(self) -> Any:
+        # Unless PRESIDIO_DEVICE names a device, presidio probes CUDA on import (on a GPU machine it
+        # opens a CUDA context in every worker); pattern recognizers use no device at all. (torch is
+        # still imported, by spaCy's thinc: most of presidio's ~3 s import, paid once per process.)
+        os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
 
