@@ -106,12 +106,11 @@ def test_report_examples_are_masked() -> None:
 
     text = "Mail jane.doe@example.com or call +1 (555) 123-4567, see https://x.io/a and ping @jdoe. " + "word " * 60
     out = mask(text)
-    assert "<EMAIL>" in out and "<NUMBER>" in out and "<URL>" in out and "<HANDLE>" in out
+    assert "<EMAIL>" in out and "<PHONE>" in out and "<URL>" in out and "<HANDLE>" in out
     assert "jane" not in out and "555" not in out and len(out) <= 161
 
 
 def test_contamination_joins_the_recipe_when_benchmarks_are_given(tmp_path: Path) -> None:
-    pytest.importorskip("stages.contamination")
     question = "A baker sells 12 loaves every morning and 7 every evening. How many loaves does she sell in a week?"
     recs = [{"instruction": question, "output": "12 + 7 = 19 a day, 19 * 7 = 133.\n#### 133", "generator": "g"},
             {"instruction": "Write a haiku about the first snow of winter.", "output": "Soft white silence falls.", "generator": "g"}]
