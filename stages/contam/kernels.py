@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from stages.minhash.core import FNV_OFFSET, FNV_PRIME, fmix64, import_numba
+from stages.minhash.core import FNV_OFFSET, FNV_PRIME, fmix64, import_numba, utf8_next
 
 numba = import_numba()
 _fmix64 = numba.njit(cache=True, inline="always")(fmix64)
+_utf8_next = numba.njit(cache=True, inline="always")(utf8_next)
 MULT = np.uint64(0x9E3779B97F4A7C15)
 GOLD = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -31,20 +32,7 @@ def tokenize(buf, offsets, lower, isword, tok, bstart, bend, doc_tok):
         w = FNV_OFFSET
         while i < end:
             at = i
-            b0 = np.uint32(buf[i])
-            if b0 < 0x80:
-                cp = b0
-                i += 1
-            elif b0 < 0xE0:
-                cp = ((b0 & 0x1F) << 6) | (np.uint32(buf[i + 1]) & 0x3F)
-                i += 2
-            elif b0 < 0xF0:
-                cp = ((b0 & 0x0F) << 12) | ((np.uint32(buf[i + 1]) & 0x3F) << 6) | (np.uint32(buf[i + 2]) & 0x3F)
-                i += 3
-            else:
-                cp = (((b0 & 0x07) << 18) | ((np.uint32(buf[i + 1]) & 0x3F) << 12)
-                      | ((np.uint32(buf[i + 2]) & 0x3F) << 6) | (np.uint32(buf[i + 3]) & 0x3F))
-                i += 4
+            cp, i = _utf8_next(buf, i)
             if isword[cp]:
                 if not in_word:
                     w = FNV_OFFSET

@@ -47,6 +47,21 @@ def fmix64(h):
     return h ^ (h >> np.uint64(33))
 
 
+def utf8_next(buf, i):
+    """(code point, index after it) of the UTF-8 character at buf[i]; the text is valid UTF-8
+    (Arrow strings), so no checks. Compiled into each kernel that walks text bytes."""
+    b0 = np.uint32(buf[i])
+    if b0 < 0x80:
+        return b0, i + 1
+    if b0 < 0xE0:
+        return ((b0 & 0x1F) << 6) | (np.uint32(buf[i + 1]) & 0x3F), i + 2
+    if b0 < 0xF0:
+        return (((b0 & 0x0F) << 12) | ((np.uint32(buf[i + 1]) & 0x3F) << 6)
+                | (np.uint32(buf[i + 2]) & 0x3F)), i + 3
+    return (((b0 & 0x07) << 18) | ((np.uint32(buf[i + 1]) & 0x3F) << 12)
+            | ((np.uint32(buf[i + 2]) & 0x3F) << 6) | (np.uint32(buf[i + 3]) & 0x3F)), i + 4
+
+
 def fmix32(h):
     """murmur3's 32-bit finalizer (datasketch's `_fmix(width=32)`) of the low 32 bits of uint64
     values, computed in uint64 with explicit masks: numba widens small integers, so uint32

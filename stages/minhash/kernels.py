@@ -11,10 +11,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from stages.minhash.core import FNV_OFFSET, FNV_PRIME, SHINGLE_SEED, fmix32, fmix64
+from stages.minhash.core import FNV_OFFSET, FNV_PRIME, SHINGLE_SEED, fmix32, fmix64, utf8_next
 
 _fmix64 = numba.njit(cache=True, inline="always")(fmix64)
 _fmix32 = numba.njit(cache=True, inline="always")(fmix32)
+_utf8_next = numba.njit(cache=True, inline="always")(utf8_next)
 
 
 @numba.njit(cache=True)
@@ -27,20 +28,7 @@ def _doc_shingles(buf, start, end, n, lower, isword, words, out):
     w = FNV_OFFSET
     in_word = False
     while i < end:
-        b0 = np.uint32(buf[i])
-        if b0 < 0x80:
-            cp = b0
-            i += 1
-        elif b0 < 0xE0:
-            cp = ((b0 & 0x1F) << 6) | (np.uint32(buf[i + 1]) & 0x3F)
-            i += 2
-        elif b0 < 0xF0:
-            cp = ((b0 & 0x0F) << 12) | ((np.uint32(buf[i + 1]) & 0x3F) << 6) | (np.uint32(buf[i + 2]) & 0x3F)
-            i += 3
-        else:
-            cp = (((b0 & 0x07) << 18) | ((np.uint32(buf[i + 1]) & 0x3F) << 12)
-                  | ((np.uint32(buf[i + 2]) & 0x3F) << 6) | (np.uint32(buf[i + 3]) & 0x3F))
-            i += 4
+        cp, i = _utf8_next(buf, i)
         if isword[cp]:
             c = lower[cp]
             if not in_word:
