@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -32,18 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def corpus(out: Path, n: int, files: int = 8, seed: int = 0) -> int:
-    from flows.demo import article, near_copy
+    from flows.demo import bench_texts
 
-    rng = random.Random(seed)
-    texts: list[str] = []
-    for _ in range(n):
-        r = rng.random()
-        if texts and r < 0.1:
-            texts.append(rng.choice(texts))
-        elif texts and r < 0.15:
-            texts.append(near_copy(rng, rng.choice(texts), 0.03))
-        else:
-            texts.append(article(rng, rng.randint(350, 650)))
+    texts = bench_texts(n, seed)
     out.mkdir(parents=True, exist_ok=True)
     for k in range(files):
         with open(out / f"docs-{k:02d}.jsonl", "w", encoding="utf-8") as f:

@@ -23,7 +23,6 @@ if os.environ.get("_ASSAY_BENCH_PINNED") != "1":  # re-exec with one thread ever
     os.execve(sys.executable, [sys.executable, "-m", "eval.bench.throughput", *sys.argv[1:]], env)
 
 import json  # noqa: E402
-import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -32,7 +31,7 @@ from pathlib import Path  # noqa: E402
 
 from eval.build_raw_release import reuters  # noqa: E402
 from eval.sources import bbc_articles, shared_data_root  # noqa: E402
-from flows.demo import article, near_copy  # noqa: E402
+from flows.demo import bench_texts  # noqa: E402
 from flows.execute import run_local  # noqa: E402
 from flows.plan import RunOptions  # noqa: E402
 from stages.catalog import plain_run_stages  # noqa: E402
@@ -47,17 +46,7 @@ def real_corpus(root: Path, out: Path) -> int:
 
 
 def generated_corpus(out: Path, n: int) -> int:
-    rng = random.Random(0)
-    texts: list[str] = []
-    for _ in range(n):
-        r = rng.random()
-        if texts and r < 0.1:
-            texts.append(rng.choice(texts))
-        elif texts and r < 0.15:
-            texts.append(near_copy(rng, rng.choice(texts), 0.03))
-        else:
-            texts.append(article(rng, rng.randint(350, 650)))
-    return _write(out, texts)
+    return _write(out, bench_texts(n))
 
 
 def _write(out: Path, texts: list[str]) -> int:
