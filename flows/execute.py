@@ -6,12 +6,13 @@ other's details, and both produce the same bytes.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from flows import gc, ingest_parallel, steps
+from flows import gc, ingest_parallel, ledger_parts, steps
 from flows.ledger import finalize
 from flows.plan import Plan, RunOptions, make_plan
 from flows.runfolder import claim_out
@@ -78,7 +79,9 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
             ex.map(f"{step.name}-split", steps.run_split, units)
         ex.call(f"{step.name}-finish", steps.finish_stage, plan, step.position, time.perf_counter() - start)
     gc.restore(plan, ex, len(plan.steps) - 1)
-    return ex.call("finalize", finalize, plan, started)
+    token = uuid.uuid4().hex[:12]  # this finalize's ledger parts (a killed one's are removed by the next)
+    ex.map("ledger-mask", ledger_parts.mask_part, ledger_parts.units(plan, token))
+    return ex.call("finalize", finalize, plan, started, token)
 
 
 def run_local(opts: RunOptions) -> dict[str, Any]:

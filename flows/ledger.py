@@ -19,16 +19,20 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from flows.errors import RunError
 from flows.fsutil import code_version, crashpoint, package_versions, read_json, tmp_name, write_json, write_parquet
+from flows import ledger_parts
 from flows.history import carry_runs
 from flows.plan import RUN_MARKER, Plan, check_out, read_marker
 from flows.removed import stage_removed
 from schemas.records import KIND_FIELDS, RECORD_FIELD_SCHEMA
 
 LEDGER_VERSION = 2
+_INGEST_TYPES = {"doc_id": pa.string(), "ord": pa.int64(), "kind": pa.string(), "source": pa.string(),
+                 "input_file": pa.string(), "input_line": pa.int64()}
 
 
 def _scan(con: duckdb.DuckDBPyConnection, view: str, paths: list[Path]) -> None:
@@ -65,14 +69,20 @@ def write_curated(p: Plan, staging: Path) -> list[str]:
     return names
 
 
-def build_ledger(p: Plan, run_row: dict[str, Any], tmp: Path) -> dict[str, int]:
-    """Build the ledger in `tmp` (renamed into place by `publish`). Paths reach DuckDB only as
-    registered Arrow datasets, names and values only as parameters: no SQL text holds a path."""
-    idir = Path(p.steps[0].dir)
-    shards = [idir / s for s in read_json(idir / "_done.json")["shards"]]
+def build_ledger(p: Plan, run_row: dict[str, Any], tmp: Path, parts: dict[str, list[Path]]) -> dict[str, int]:
+    """Build the ledger in `tmp` (renamed into place by `publish`) from the masked parts
+    (flows/ledger_parts.py). Paths reach DuckDB only as registered Arrow datasets, names and values
+    only as parameters: no SQL text holds a path."""
     tmp.unlink(missing_ok=True)
     with _duckdb_path(tmp) as where:
-        return _build_ledger(p, run_row, idir, shards, duckdb.connect(where))
+        return _build_ledger(p, run_row, parts, duckdb.connect(where, config=_duckdb_config(p)))
+
+
+def _duckdb_config(p: Plan) -> dict[str, Any]:
+    """A bounded buffer pool that spills under work/: the ledger's sorts would otherwise hold the
+    whole decisions table in memory (peak memory grew with the corpus)."""
+    spill = Path(p.out) / "work" / ".duckdb-spill"
+    return {"memory_limit": os.environ.get("ASSAY_LEDGER_MEMORY", "1GB"), "temp_directory": spill.as_posix()}
 
 
 @contextlib.contextmanager
@@ -92,33 +102,24 @@ def _duckdb_path(path: Path) -> Iterator[str]:
         shutil.rmtree(via, ignore_errors=True)
 
 
-def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Path],
+def _build_ledger(p: Plan, run_row: dict[str, Any], parts: dict[str, list[Path]],
                   con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     try:
-        _register_maskers(con, Path(p.out))
-        _scan(con, "ingest_quarantine", [idir / "quarantine.parquet"])
-        con.execute("CREATE TABLE quarantine AS SELECT * REPLACE (assay_safe_id(doc_id) AS doc_id) FROM ingest_quarantine "
-                    "ORDER BY input_file, input_line NULLS FIRST")
-        parts, params = [], []
-        for s in p.stages:
-            view = f"stage_decisions_{int(s.position)}"
-            _scan(con, view, sorted(Path(s.dir).glob("decisions-*.parquet")))
-            parts.append(
-                f"SELECT assay_safe_id(doc_id) AS doc_id, ?::VARCHAR AS stage, {int(s.position)} AS position, "
-                f"{int(s.version)} AS stage_version, decision, reason, assay_safe_json(scores)::JSON AS scores, "
-                f"assay_safe_json(evidence)::JSON AS evidence FROM {view}"
-            )
-            params.append(s.name)
-        if parts:
-            con.execute("CREATE TABLE decisions AS " + " UNION ALL ".join(parts) + " ORDER BY position, doc_id", params)
-        else:
-            con.execute("CREATE TABLE decisions (doc_id VARCHAR, stage VARCHAR, position INTEGER, stage_version INTEGER, "
-                        "decision VARCHAR, reason VARCHAR, scores JSON, evidence JSON)")
-        _scan(con, "ingest_documents", shards)
+        _scan(con, "ingest_quarantine", parts["quarantine"])
+        con.execute("CREATE TABLE quarantine AS SELECT * FROM ingest_quarantine ORDER BY input_file, input_line NULLS FIRST")
+        con.execute("CREATE TABLE decisions (doc_id VARCHAR, stage VARCHAR, position INTEGER, stage_version INTEGER, "
+                    "decision VARCHAR, reason VARCHAR, scores JSON, evidence JSON)")
+        if parts["decisions"]:
+            _scan(con, "stage_decisions", parts["decisions"])
+            con.execute("INSERT INTO decisions SELECT doc_id, stage, position, stage_version, decision, reason, "
+                        "scores::JSON, evidence::JSON FROM stage_decisions ORDER BY position, doc_id")
+        if parts["ingest"]:
+            _scan(con, "ingest_documents", parts["ingest"])
+        else:  # every record quarantined: no shard
+            con.register("ingest_documents", pa.table({c: pa.array([], t) for c, t in _INGEST_TYPES.items()}))
         con.execute("""
             CREATE TABLE documents AS
-            WITH ing AS (SELECT assay_safe_id(doc_id) AS doc_id, ord, kind, assay_safe_id(source) AS source,
-                                input_file, input_line FROM ingest_documents),
+            WITH ing AS (SELECT doc_id, ord, kind, source, input_file, input_line FROM ingest_documents),
                  rem AS (SELECT doc_id, stage, reason FROM decisions WHERE decision = 'removed'),
                  modi AS (SELECT doc_id, string_agg(stage, ',' ORDER BY position) AS stages
                           FROM decisions WHERE decision = 'modified' GROUP BY doc_id)
@@ -154,22 +155,12 @@ def _build_ledger(p: Plan, run_row: dict[str, Any], idir: Path, shards: list[Pat
                        FROM documents GROUP BY ALL ORDER BY final, documents DESC""")
         _stage_views(con, p)
         counts = dict(con.execute("SELECT final, count(*) FROM documents GROUP BY final").fetchall())
-        for view in ["ingest_quarantine", "ingest_documents", *(f"stage_decisions_{int(s.position)}" for s in p.stages)]:
+        for view in ("ingest_quarantine", "ingest_documents", "stage_decisions"):
             con.unregister(view)  # registered datasets live in this connection only, never in the file
         con.execute("CHECKPOINT")
     finally:
         con.close()
     return {k: int(counts.get(k, 0)) for k in ("kept", "removed", "quarantined")}
-
-
-def _register_maskers(con: duckdb.DuckDBPyConnection, out: Path) -> None:
-    """The one PII masker (stages/pii_engine/masker.py) as SQL functions: ids, `source` and every
-    string in scores and evidence are written in PII-safe form (masked, plus a keyed hash)."""
-    from stages.pii_engine.masker import JSON_SUSPECT, arrow_udf, key_provider, safe_ids, safe_json
-
-    key = key_provider(out)
-    con.create_function("assay_safe_id", arrow_udf(safe_ids, key), ["VARCHAR"], "VARCHAR", type="arrow")
-    con.create_function("assay_safe_json", arrow_udf(safe_json, key, JSON_SUSPECT), ["VARCHAR"], "VARCHAR", type="arrow")
 
 
 def _stage_views(con: duckdb.DuckDBPyConnection, p: Plan) -> None:
@@ -233,14 +224,15 @@ def run_inputs(p: Plan) -> dict[str, Any]:
     return {"data": files, "options": options, "skipped": [{"path": a, "why": b} for a, b in p.skipped]}
 
 
-def finalize(p: Plan, started: float) -> dict[str, Any]:
+def finalize(p: Plan, started: float, token: str | None = None) -> dict[str, Any]:
     """Publish the run: curated/, index/ and ledger.duckdb as a whole, then the manifest.
 
     The manifest goes first (a folder without one is not a finished run, whatever else it holds),
     everything is staged under temporary names and checked, the marker then names both the old and
     the new files (so a rerun after a kill here may replace either), the three are renamed into
     place, and the manifest is written last. A kill anywhere leaves no manifest, and the rerun
-    publishes again from the step outputs, the same bytes."""
+    publishes again from the step outputs, the same bytes. `token` names the ledger parts the
+    executor's workers masked (flows/ledger_parts.py); without it they are made here."""
     out = Path(p.out)
     check_out(out)  # nothing was dropped into curated/ or index/ while the run worked
     (out / "manifest.json").unlink(missing_ok=True)
@@ -251,7 +243,11 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
     run_row = {"run_id": uuid.uuid4().hex[:16], "started_at": started, "finished_at": time.time(),
                "code_version": code_version(), "package_versions": package_versions()}
     ledger_tmp = tmp_name(out / "ledger.duckdb")
-    counts = build_ledger(p, run_row, ledger_tmp)
+    if token is None:
+        token = uuid.uuid4().hex[:12]
+        for unit in ledger_parts.units(p, token):
+            ledger_parts.mask_part(*unit)
+    counts = build_ledger(p, run_row, ledger_tmp, ledger_parts.files(p, token))
     crashpoint("finalize:ledger")
     n_curated = sum(pl.scan_parquet(staged["curated"] / n, glob=False).select(pl.len()).collect().item() for n in curated)
     total = counts["kept"] + counts["removed"] + counts["quarantined"]
@@ -276,6 +272,7 @@ def finalize(p: Plan, started: float) -> dict[str, Any]:
     os.replace(ledger_tmp, out / "ledger.duckdb")
     for name in ("curated", "index", "removed"):
         shutil.rmtree(staging_name(out, name, "old"), ignore_errors=True)
+    ledger_parts.remove_all(p)
     write_marker(out, {rel: [size] for rel, size in new.items()})
     removed = {}
     modified = {}

@@ -182,27 +182,22 @@ def safe_json(values: list[str | None], key: Key) -> list[str | None]:
     return out
 
 
-def arrow_udf(fn: Callable[[list[str | None], Key], list[str | None]], key: Key, pattern: str = SUSPECT) -> Callable[[Any], Any]:
-    """`fn` as a vectorized DuckDB function over Arrow arrays: values `pattern` does not match never
-    leave Arrow (one pass of Rust's regex over the whole array first)."""
+def mask_column(col: Any, fn: Callable[[list[str | None], Key], list[str | None]], key: Key,
+                pattern: str = SUSPECT) -> Any:
+    """A polars String column through `fn` (safe_ids or safe_json): values `pattern` does not
+    match never leave polars (one pass of Rust's regex over the whole column first), and each
+    distinct suspect value goes through `fn` once."""
     import polars as pl
-    import pyarrow as pa
 
-    memo: dict[str, str | None] = {}  # ids repeat in every stage's decisions
-
-    def call(arr: Any) -> Any:
-        col = pl.Series(pl.from_arrow(arr)).cast(pl.String)
-        idx = suspect_mask(col, pattern).arg_true().to_list()
-        if not idx:
-            return arr
-        vals = col.to_list()
-        todo = sorted({vals[i] for i in idx} - memo.keys())
-        memo.update(zip(todo, fn(todo, key), strict=True))  # type: ignore[arg-type]
-        for i in idx:
-            vals[i] = memo[vals[i]]  # type: ignore[index]
-        return pa.array(vals, type=pa.string())
-
-    return call
+    idx = suspect_mask(col, pattern).arg_true().to_list()
+    if not idx:
+        return col
+    vals = col.to_list()
+    todo = sorted({vals[i] for i in idx})
+    table = dict(zip(todo, fn(todo, key), strict=True))
+    for i in idx:
+        vals[i] = table[vals[i]]
+    return pl.Series(col.name, vals, dtype=pl.String)
 
 
 def safe_frame(frame: Any, key: Key) -> Any:

@@ -1,0 +1,50 @@
+"""The ledger's masking runs as units on the executor (flows/ledger_parts.py), one per step file,
+and leaves nothing behind in work/."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from flows.execute import LocalExecutor, execute
+from flows.plan import RunOptions, make_plan
+
+
+class Recording(LocalExecutor):
+    def __init__(self) -> None:
+        super().__init__(progress=False)
+        self.maps: dict[str, list[tuple]] = {}
+
+    def map(self, label, fn, args):
+        self.maps[label] = list(args)
+        return super().map(label, fn, args)
+
+
+def _corpus(path: Path) -> Path:
+    rows = [{"id": f"doc-{i}", "text": f"document number {i} about {'apples' if i % 2 else 'pears'} " * 12} for i in range(30)]
+    rows.append({"id": "mail-jane.doe@example.com", "text": "a document whose id holds an address " * 10})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    return path
+
+
+def test_one_mask_unit_per_step_file_and_no_parts_left(tmp_path):
+    src = _corpus(tmp_path / "in.jsonl")
+    out = tmp_path / "run"
+    opts = RunOptions(inputs=(str(src),), out=out, stages=("exact_dup", "quality"), shard_size=10, progress=False)
+    execute(make_plan(opts), LocalExecutor(progress=False))
+    (out / "work" / "ledger-parts-killed").mkdir(parents=True)  # what a killed finalize leaves
+    (out / "work" / "ledger-parts-killed" / "00-shard-00000.parquet").write_bytes(b"stale")
+    ex = Recording()
+    execute(make_plan(opts), ex)  # the rerun publishes again
+    parts = sorted(a[-1] for a in ex.maps["ledger-mask"])
+    assert parts[:5] == ["00-quarantine", "00-shard-00000", "00-shard-00001", "00-shard-00002", "00-shard-00003"]
+    assert sum(p.startswith("01-decisions-") for p in parts) == 4
+    assert sum(p.startswith("02-decisions-") for p in parts) >= 1
+    assert not list((out / "work").glob("ledger-parts-*"))
+    con = duckdb.connect(str(out / "ledger.duckdb"), read_only=True)
+    ids = [r[0] for r in con.execute("SELECT doc_id FROM documents WHERE doc_id LIKE '%<EMAIL>~%'").fetchall()]
+    assert len(ids) == 1 and "jane" not in ids[0]
+    assert con.execute("SELECT count(*) FROM decisions WHERE doc_id = ?", [ids[0]]).fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 32
