@@ -50,10 +50,17 @@ def task_runner(runner: str, address: str | None = None, workers: int | None = N
         quiet_prefect()
     if address is not None:
         return DaskTaskRunner(address=address)
-    # One thread per worker process: the units hold the GIL in Python code (ingest, rules), and
-    # a process per core is what scales them; numba and polars use their own threads inside one.
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers or default_workers(), "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+    return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(workers or default_workers()))
+
+
+def local_cluster_kwargs(workers: int) -> dict[str, Any]:
+    """A local Dask cluster of `workers` processes of one thread each: the units hold the GIL in
+    Python code (ingest, rules), and a process per core is what scales them. Polars and numba
+    would each start a thread per core in every worker, so N workers ran N x cores threads on
+    the cores there are: each worker gets its share instead (an existing cluster is its owner's)."""
+    share = str(max(1, default_workers() // workers))
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+            "env": {"POLARS_MAX_THREADS": share, "NUMBA_NUM_THREADS": share}}
 
 
 def quiet_prefect() -> None:

@@ -102,10 +102,10 @@ def plain_dask(opts, workers: int) -> None:
 
     from flows.execute import execute
     from flows.plan import make_plan
-    from flows.runners import quiet_prefect
+    from flows.runners import local_cluster_kwargs, quiet_prefect
 
     quiet_prefect()  # distributed set its loggers' levels when imported just now
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(**local_cluster_kwargs(workers)) as cluster, \
             Client(cluster) as client:
         execute(make_plan(opts), _DaskUnits(client, workers))
 

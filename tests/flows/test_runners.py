@@ -117,3 +117,22 @@ def test_dask_cluster_of_two_workers_matches_the_local_engine(tmp_path: Path, pr
     assert (dask["kept"], dask["removed"], dask["quarantined"]) == (local["kept"], local["removed"], local["quarantined"])
     assert ingest_bytes(tmp_path / "dask") == ingest_bytes(tmp_path / "local")
     assert digest(tmp_path / "dask") == digest(tmp_path / "local")
+
+
+def _thread_pools() -> tuple[int, int]:
+    import numba
+    import polars
+
+    return polars.thread_pool_size(), numba.get_num_threads()
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_share_the_cores_instead_of_each_taking_all(monkeypatch) -> None:
+    from distributed import Client, LocalCluster
+
+    from flows import runners
+
+    monkeypatch.setattr(runners, "default_workers", lambda: 2)  # as on this 2-core machine
+    with LocalCluster(**runners.local_cluster_kwargs(2)) as cluster, Client(cluster) as client:
+        pools = client.run(_thread_pools)
+    assert sorted(pools.values()) == [(1, 1), (1, 1)]  # each would start one per core
