@@ -1,4 +1,4 @@
-"""`--runner local|threads|dask`: which Prefect task runner runs a run's units of work.
+"""`--runner local|threads|dask|ray`: which Prefect task runner runs a run's units of work.
 
 Every unit (flows/steps.py, flows/ingest_parallel.py) takes the plan and indexes and returns a path,
 so a worker in another process or on another machine of the cluster needs only the same file
@@ -7,10 +7,11 @@ scheduler hang near 22k tasks when data travelled with the tasks).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
-RUNNERS = ("local", "threads", "dask")
+RUNNERS = ("local", "threads", "dask", "ray")
 _QUIET = False
 
 
@@ -24,11 +25,14 @@ def check(runner: str, address: str | None, workers: int | None) -> None:
 
     if runner not in RUNNERS:
         raise ConfigError(f"--runner accepts one of {', '.join(RUNNERS)}; got {runner!r}")
-    if address is not None and runner != "dask":
-        raise ConfigError(f"--runner-address names a Dask scheduler (tcp://HOST:PORT) and needs --runner dask; got --runner {runner}")
+    if address is not None and runner not in ("dask", "ray"):
+        raise ConfigError("--runner-address names a Dask scheduler (tcp://HOST:PORT) or a Ray cluster (ray://HOST:PORT) "
+                          f"and needs --runner dask or ray; got --runner {runner}")
     if address is not None and workers is not None:
-        raise ConfigError("--workers sizes the local cluster that --runner dask starts; an existing cluster "
+        raise ConfigError(f"--workers sizes the local cluster that --runner {runner} starts; an existing cluster "
                           "(--runner-address) has its own workers")
+    if runner == "ray" and importlib.util.find_spec("prefect_ray") is None:
+        raise ConfigError("--runner ray needs prefect-ray: pip install 'assay[ray]'")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers accepts an integer >= 1; got {workers!r}")
 
@@ -44,6 +48,8 @@ def task_runner(runner: str, address: str | None = None, workers: int | None = N
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=workers or default_workers())
+    if runner == "ray":
+        return _ray(address, workers)
     from prefect_dask import DaskTaskRunner
 
     if _QUIET:  # distributed sets its loggers' levels when it is first imported, just now
@@ -63,6 +69,20 @@ def local_cluster_kwargs(workers: int) -> dict[str, Any]:
             "env": {"POLARS_MAX_THREADS": share, "NUMBA_NUM_THREADS": share}}
 
 
+def _ray(address: str | None, workers: int | None) -> Any:
+    from prefect_ray import RayTaskRunner
+
+    if address is not None:
+        return RayTaskRunner(address=address)
+    n = workers or default_workers()
+    # Units exchange paths, never data: Ray's object store needs next to nothing (its default is
+    # 30 % of the machine's memory, in /dev/shm); one CPU per unit, as Ray schedules them.
+    share = str(max(1, default_workers() // n))
+    return RayTaskRunner(init_kwargs={
+        "num_cpus": n, "include_dashboard": False, "object_store_memory": 128 * 2**20, "log_to_driver": False,
+        "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": share, "NUMBA_NUM_THREADS": share}}})
+
+
 def quiet_prefect() -> None:
     """Prefect's and Dask's log lines below warnings off (`--quiet`): the level Prefect reads when it
     is first imported, and its loggers' levels where it already was."""
@@ -80,6 +100,9 @@ def parallelism(runner: Any) -> int:
     max_workers = getattr(runner, "_max_workers", None)
     if isinstance(max_workers, int):
         return max_workers
+    init = getattr(runner, "init_kwargs", None)
+    if isinstance(init, dict) and isinstance(init.get("num_cpus"), int):
+        return init["num_cpus"]
     kwargs = getattr(runner, "cluster_kwargs", None)
     if isinstance(kwargs, dict) and isinstance(kwargs.get("n_workers"), int):
         return kwargs["n_workers"] * int(kwargs.get("threads_per_worker", 1) or 1)

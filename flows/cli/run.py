@@ -49,14 +49,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "below 1 GiB of input, lz4 above")
     p.add_argument("--engine", choices=("auto", "local", "prefect"), default="auto",
                    help="auto: the Prefect flow when PREFECT_API_URL is set, else in-process (same output)")
-    p.add_argument("--runner", choices=("local", "threads", "dask"), default=None,
+    p.add_argument("--runner", choices=("local", "threads", "dask", "ray"), default=None,
                    help="what runs the units of work (one per input file, then per shard): local, one at a time "
-                        "(default); threads or dask (worker processes, or the cluster at --runner-address) run "
+                        "(default); threads, dask or ray (worker processes, or the cluster at --runner-address) run "
                         "them in parallel as a Prefect flow; same output")
     p.add_argument("--runner-address", metavar="ADDRESS",
-                   help="an existing Dask scheduler (tcp://HOST:PORT) for --runner dask; its workers must see RUN_DIR and the inputs")
+                   help="an existing Dask scheduler (tcp://HOST:PORT) for --runner dask, or Ray cluster (ray://HOST:PORT) "
+                        "for --runner ray; its workers must see RUN_DIR and the inputs")
     p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="threads or local Dask worker processes for --runner threads|dask; default: the CPU cores")
+                   help="threads or local worker processes for --runner threads|dask|ray; default: the CPU cores")
     p.add_argument("--quiet", action="store_true", help="no progress bars, funnel or Prefect logs below warnings")
     p.add_argument("--write-removed", action="store_true",
                    help="also write the removed documents, with the stage and reason that removed them, "

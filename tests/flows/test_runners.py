@@ -84,9 +84,9 @@ def test_a_repeated_given_id_falls_back_to_the_serial_loop(tmp_path: Path) -> No
 
 
 def test_runner_options_are_checked() -> None:
-    with pytest.raises(ConfigError, match="--runner accepts one of local, threads, dask"):
-        check("ray", None, None)
-    with pytest.raises(ConfigError, match="--runner-address .* needs --runner dask"):
+    with pytest.raises(ConfigError, match="--runner accepts one of local, threads, dask, ray"):
+        check("spark", None, None)
+    with pytest.raises(ConfigError, match="--runner-address .* needs --runner dask or ray"):
         check("threads", "tcp://127.0.0.1:8786", None)
     with pytest.raises(ConfigError, match="--workers"):
         check("dask", None, 0)
@@ -103,7 +103,8 @@ def test_runner_usage_errors_on_the_command_line(tmp_path: Path, capsys) -> None
     assert main([*base, "--runner", "threads", "--runner-address", "tcp://127.0.0.1:8786"]) == 2
     assert "--runner-address" in capsys.readouterr().err
     assert main([*base, "--runner", "dask", "--engine", "local"]) == 2
-    assert main([*base, "--runner", "ray"]) == 2
+    assert main([*base, "--runner", "ray", "--runner-address", "ray://127.0.0.1:10001", "--workers", "2"]) == 2
+    assert main([*base, "--runner", "spark"]) == 2
     assert not (tmp_path / "run").exists()
 
 
@@ -117,6 +118,21 @@ def test_dask_cluster_of_two_workers_matches_the_local_engine(tmp_path: Path, pr
     assert (dask["kept"], dask["removed"], dask["quarantined"]) == (local["kept"], local["removed"], local["quarantined"])
     assert ingest_bytes(tmp_path / "dask") == ingest_bytes(tmp_path / "local")
     assert digest(tmp_path / "dask") == digest(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_ray_with_two_workers_matches_the_local_engine(tmp_path: Path, prefect_harness) -> None:
+    pytest.importorskip("prefect_ray", reason="prefect-ray is not installed (pip install 'assay[ray]')")
+    from flows.curate import run_prefect
+
+    inp = corpus(tmp_path)
+    local = run_local(opts(inp, tmp_path / "local"))
+    runner = task_runner("ray", workers=2)
+    assert parallelism(runner) == 2
+    ray_run = run_prefect(opts(inp, tmp_path / "ray"), runner)
+    assert (ray_run["kept"], ray_run["removed"], ray_run["quarantined"]) == (local["kept"], local["removed"], local["quarantined"])
+    assert ingest_bytes(tmp_path / "ray") == ingest_bytes(tmp_path / "local")
+    assert digest(tmp_path / "ray") == digest(tmp_path / "local")
 
 
 def _thread_pools() -> tuple[int, int]:
