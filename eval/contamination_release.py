@@ -8,8 +8,10 @@ web. Half of the evaluated items (at most) leak; the rest never appear. Under `r
 the leaks; the `contamination` recipe runs the stage on the same release with the evaluation's own
 benchmark files (`--benchmark` of the same items), so what it removes is exactly what leaked, if it finds it.
 
-    python -m eval.contamination_release build OUT [--leak-items 40] [--copies 20] [--clean-docs 1500]
-    assay ablate OUT/raw --out ABL --recipes raw,contamination --eval-config OUT/eval.toml --size tiny --seeds 3
+    python -m eval.contamination_release build OUT --leak-items 10 --copies 30 --clean-docs 40 --max-items 60 \
+        --micro-batch 4 --heldout-max-tokens 20000      # sized so that a tiny CPU model memorizes the leaks
+    assay ablate OUT/raw --out ABL --recipes raw,contamination --eval-config OUT/eval.toml --size tiny --seeds 3 \
+        --tokens 200000 --device cpu
     python -m eval.contamination_release summary ABL
 """
 from __future__ import annotations
@@ -65,7 +67,8 @@ def with_benchmarks(recipes: list, config: dict[str, Any]) -> list:
     return out
 
 
-def build(root: Path, out: Path, leak_items: int, copies: int, clean_docs: int, max_items: int, seed: int) -> dict:
+def build(root: Path, out: Path, leak_items: int, copies: int, clean_docs: int, max_items: int, seed: int,
+          train: dict[str, int] | None = None) -> dict:
     from eval.build_raw_release import reuters
 
     rng = random.Random(seed)
@@ -93,7 +96,8 @@ def build(root: Path, out: Path, leak_items: int, copies: int, clean_docs: int, 
     bench = ", ".join(f'"{b}"' for b in LEAK_BENCHMARKS)
     (out / "eval.toml").write_text(
         f'[eval]\nleaked_items = "{(out / "leaked_items.jsonl").resolve().as_posix()}"\nbenchmarks = [{bench}]\n'
-        f"max_items = {max_items}\n")
+        f"max_items = {max_items}\n" + ("\n[train]\n" + "".join(f"{k} = {int(v)}\n" for k, v in sorted(train.items()))
+                                        if train else ""))
     stats = {"documents": len(release), "clean_documents": len(docs), "leak_pages": len(pages) // copies,
              "copies_per_page": copies, "leaked_items": len(leaked), "seed": seed}
     (out / "release_stats.json").write_text(json.dumps(stats, indent=2))
@@ -134,7 +138,8 @@ def summary(abl: Path) -> str:
     from eval.stats import estimate, paired_difference
 
     lines = ["| size | recipe | leaked items | unleaked items | leaked − unleaked [95% CI] | "
-             "leaked vs raw, paired [95% CI] | unleaked vs raw, paired [95% CI] |", "|---|---|---:|---:|---:|---:|---:|"]
+             "leaked vs raw, paired [95% CI] | unleaked vs raw, paired [95% CI] | inflation change vs raw [95% CI] |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     with duckdb.connect(str(abl / "ablation.duckdb"), read_only=True) as con:
         sizes = [r[0] for r in con.execute("SELECT DISTINCT size FROM ablation_runs ORDER BY size").fetchall()]
         recipes = [r[0] for r in con.execute("SELECT DISTINCT recipe FROM ablation_runs ORDER BY recipe = 'raw' DESC, recipe").fetchall()]
@@ -150,8 +155,12 @@ def summary(abl: Path) -> str:
                 gap = inflation(lk, un)
                 pair = [paired_difference(a, b) if recipe != "raw" else None for a, b in ((lk, raw_l), (un, raw_u))]
                 cell = ["—" if p is None else f"{p.mean:+.4f} [{p.lo:+.4f}, {p.hi:+.4f}]" for p in pair]
+                # difference in differences: what the recipe did to leaked items beyond what it did to
+                # unleaked ones (same models, same items); negative = the inflation shrank
+                did = inflation(lk - raw_l, un - raw_u) if recipe != "raw" and lk.shape == raw_l.shape and un.shape == raw_u.shape else None
+                cell.append("—" if did is None else f"{did[0]:+.4f} [{did[1]:+.4f}, {did[2]:+.4f}]")
                 lines.append(f"| {size} | {recipe} | {el.mean:.4f} (n={el.n_items}) | {eu.mean:.4f} (n={eu.n_items}) | "
-                             f"{gap[0]:+.4f} [{gap[1]:+.4f}, {gap[2]:+.4f}] | {cell[0]} | {cell[1]} |")
+                             f"{gap[0]:+.4f} [{gap[1]:+.4f}, {gap[2]:+.4f}] | {cell[0]} | {cell[1]} | {cell[2]} |")
     return "\n".join(lines)
 
 
@@ -165,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--clean-docs", type=int, default=1500)
     b.add_argument("--max-items", type=int, default=120, help="evaluated items per benchmark (eval max_items)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--micro-batch", type=int, default=0, help="[train] micro_batch in eval.toml (0: the trainer's default); "
+                   "smaller means more optimizer steps for the same tokens")
+    b.add_argument("--heldout-max-tokens", type=int, default=0, help="[train] heldout_max_tokens in eval.toml (0: default)")
     s = sub.add_parser("summary")
     s.add_argument("abl", type=Path)
     args = ap.parse_args(argv)
@@ -174,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     root = sources.shared_data_root()
     if not root.exists():
         ap.error(f"shared data not found at {root} (set ASSAY_SHARED_DATA)")
-    print(json.dumps(build(root, args.out, args.leak_items, args.copies, args.clean_docs, args.max_items, args.seed), indent=2))
+    train = {k: v for k, v in (("micro_batch", args.micro_batch), ("heldout_max_tokens", args.heldout_max_tokens)) if v > 0}
+    print(json.dumps(build(root, args.out, args.leak_items, args.copies, args.clean_docs, args.max_items, args.seed, train),
+                     indent=2))
     return 0
 
 

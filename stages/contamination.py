@@ -46,7 +46,7 @@ def _check_benchmarks(value: tuple[str, ...]) -> str | None:
 @dataclass(frozen=True)
 class Contamination:
     name: ClassVar[str] = "contamination"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: contractions joined, numbers both ways, answers, symbols, lead choices
     reasons: ClassVar[frozenset[str]] = frozenset({"contamination"})
     scope: ClassVar[Scope] = "corpus"
     ledger_views: ClassVar[dict[str, str]] = {

@@ -2,7 +2,7 @@
 
 A word is a maximal run of letters, numbers and marks (stages.minhash.core.char_tables), lowercased
 on the fly; everything else is a boundary, so case, punctuation, whitespace and line wrapping fold
-away on both sides. The hash of any run of words [i, i+L) is one subtraction over prefix hashes
+away on both sides (contraction endings join the word before: `tokenize`). The hash of any run of words [i, i+L) is one subtraction over prefix hashes
 (`key`), so n-grams, whole short items and anchors all cost O(1) per position. Tables are open
 addressing over uint64 keys (0 = empty; every key has its low bit set).
 """
@@ -17,12 +17,19 @@ _fmix64 = numba.njit(cache=True, inline="always")(fmix64)
 _utf8_next = numba.njit(cache=True, inline="always")(utf8_next)
 MULT = np.uint64(0x9E3779B97F4A7C15)
 GOLD = np.uint64(0xBF58476D1CE4E5B9)
+JOIN = 8  # bytes between a word and a contraction ending that still join ("Earth \u00a0, s")
 
 
 @numba.njit(cache=True)
 def tokenize(buf, offsets, lower, isword, tok, bstart, bend, doc_tok):
     """Word hashes of every document of the block (UTF-8 bytes buf[offsets[d]:offsets[d+1]]), with
-    their byte offsets; doc_tok[d] is the first word of document d. Returns the number of words."""
+    their byte offsets; doc_tok[d] is the first word of document d. Returns the number of words.
+
+    An apostrophe is dropped or spaced out in copies, so both sides join the same way whatever stands
+    between (up to JOIN bytes): a contraction ending (s t d m ll re ve) joins the word before, and
+    "Earth's", "Earths" and "Earth , s" are all one word "earths" ("U.S." and "US" too). Numbers are
+    not joined ("2.16 ÷ 0.06. 36" on one line would run into its answer): index.segments looks for
+    short items both ways instead."""
     nt = 0
     for d in range(offsets.shape[0] - 1):
         doc_tok[d] = nt
@@ -30,24 +37,48 @@ def tokenize(buf, offsets, lower, isword, tok, bstart, bend, doc_tok):
         end = offsets[d + 1]
         in_word = False
         w = FNV_OFFSET
-        while i < end:
+        wc = FNV_OFFSET  # the word continued from the previous one, in case it joins
+        prev = FNV_OFFSET
+        c0 = 0
+        c1 = 0
+        n = 0
+        while i <= end:
             at = i
-            cp, i = _utf8_next(buf, i)
-            if isword[cp]:
+            cp = 0
+            word = False
+            if i < end:
+                cp, i = _utf8_next(buf, i)
+                word = isword[cp]
+            else:
+                i += 1
+            if word:
+                lc = np.uint64(lower[cp])
                 if not in_word:
                     w = FNV_OFFSET
+                    wc = prev
                     in_word = True
                     bstart[nt] = at
-                w = (w ^ np.uint64(lower[cp])) * FNV_PRIME
+                    n = 0
+                if n == 0:
+                    c0 = lower[cp]
+                elif n == 1:
+                    c1 = lower[cp]
+                n += 1
+                w = (w ^ lc) * FNV_PRIME
+                wc = (wc ^ lc) * FNV_PRIME
             elif in_word:
-                tok[nt] = _fmix64(w)
-                bend[nt] = at
-                nt += 1
                 in_word = False
-        if in_word:
-            tok[nt] = _fmix64(w)
-            bend[nt] = end
-            nt += 1
+                suffix = (n == 1 and (c0 == 115 or c0 == 116 or c0 == 100 or c0 == 109)) or (n == 2 and (
+                    (c0 == 108 and c1 == 108) or (c0 == 114 and c1 == 101) or (c0 == 118 and c1 == 101)))
+                if suffix and nt > doc_tok[d] and bstart[nt] - bend[nt - 1] <= JOIN:
+                    tok[nt - 1] = _fmix64(wc)
+                    bend[nt - 1] = min(at, end)
+                    prev = wc
+                else:
+                    tok[nt] = _fmix64(w)
+                    bend[nt] = min(at, end)
+                    nt += 1
+                    prev = w
     doc_tok[offsets.shape[0] - 1] = nt
     return nt
 

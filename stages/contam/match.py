@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 
 from stages.contam import kernels
-from stages.contam.index import ANCHOR, Index
+from stages.contam import symbols
+from stages.contam.index import ANCHOR, ANSWER_GAP, Index
 from stages.contam.text import Words, block, mapped
 
 HIT = pl.Struct({"item": pl.Int32(), "key": pl.UInt64(), "kind": pl.Int8(), "word": pl.Int32(), "words": pl.Int32(),
@@ -57,6 +58,28 @@ def _follows(tok: np.ndarray, at: int, window: int, choices: list[tuple[np.ndarr
     return found, end
 
 
+def _confirmed(ix: Index, r: int, item: int, tok: np.ndarray, i: int, window: int) -> int:
+    """Where the evidence for a generic probe found at word i ends, or -1 when nothing confirms it:
+    two of its choices after it, or one strong one ("Paris" alone is not enough after "What is the
+    capital of France?"), or its correct answer right after it when the two are specific enough; an
+    item without choices by its answer. A bare choice of a tiny stem needs that stem right before it."""
+    length = int(ix.plen[r])
+    found, end = _follows(tok, i + length, window, ix.confirm.get(item, []))
+    if ix.needs_lead[r]:
+        lead = ix.lead.get(item)
+        at = max(0, i - len(lead) - ANSWER_GAP) if lead is not None else i
+        if lead is None or not found or not _follows(tok, at, i - at, [(lead, True)])[0]:
+            return -1
+        return end
+    if found and (not ix.has_choices[item] or len(found) >= 2 or any(found)):
+        return end
+    if item in ix.answer:
+        found, end = _follows(tok, i + length, len(ix.answer[item]) + ANSWER_GAP, [(ix.answer[item], True)])
+        if found:
+            return end
+    return -1
+
+
 def doc_hits(ix: Index, text: str, window: int) -> list[dict]:
     """Every hit in one document, with character offsets (the exact pass)."""
     w, cstart, cend = mapped(text)
@@ -75,16 +98,19 @@ def doc_hits(ix: Index, text: str, window: int) -> list[dict]:
         length = int(ix.plen[r])
         for item in ix.pitem[ix.pptr[r]:ix.pptr[r + 1]].tolist():
             end = i + length
-            if ix.generic[r]:
-                # confirmed by two of its choices, or one strong one ("Paris" alone is not enough after
-                # "What is the capital of France?"); an item without choices by its answer
-                found, end = _follows(w.tok, i + length, window, ix.confirm.get(item, []))
-                if not found or (ix.has_choices[item] and len(found) < 2 and not any(found)):
+            chars = (int(cstart[i]), int(cend[end - 1]))
+            span = symbols.find(text, chars[0], *ix.sym[item]) if item in ix.sym else None
+            if span is not None:
+                chars = span
+            elif ix.generic[r]:
+                end = _confirmed(ix, r, item, w.tok, i, window)
+                if end < 0:
                     continue
+                chars = (chars[0], int(cend[end - 1]))
             # a confirmed generic stem is evidence for this item only: its key says so
             key = int(ix.phash[r]) ^ ((item + 1) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF if ix.generic[r] else 0)
             rows.append({"item": item, "key": key, "kind": 1, "word": i, "words": end - i,
-                         "start": int(cstart[i]), "end": int(cend[end - 1])})
+                         "start": chars[0], "end": chars[1]})
     return rows
 
 

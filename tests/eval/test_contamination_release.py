@@ -48,7 +48,11 @@ def test_inflation_interval_excludes_zero_only_when_leaked_items_score_higher() 
 
 @needs_data
 def test_release_repeats_answer_keys_and_lists_what_leaked(tmp_path: Path) -> None:
-    stats = cr.build(ROOT, tmp_path, leak_items=5, copies=4, clean_docs=30, max_items=20, seed=0)
+    stats = cr.build(ROOT, tmp_path, leak_items=5, copies=4, clean_docs=30, max_items=20, seed=0, train={"micro_batch": 4})
+    import tomllib
+
+    config = tomllib.loads((tmp_path / "eval.toml").read_text())
+    assert config["train"] == {"micro_batch": 4} and config["eval"]["max_items"] == 20
     leaked = [json.loads(x) for x in (tmp_path / "leaked_items.jsonl").read_text().splitlines()]
     assert stats["leaked_items"] == len(leaked) == 15 and stats["documents"] == 30 + 3 * 4
     items = {it.item_id: it for it in sources.benchmark("arc_easy", ROOT)[:20]}
@@ -83,3 +87,5 @@ def test_contamination_recipe_end_to_end_at_tiny_size(tmp_path: Path) -> None:
     assert leaked <= found  # every leaked item was found, so the decontaminated corpus holds none
     table = cr.summary(tmp_path / "abl")
     assert "| 32x1 | raw |" in table and "| 32x1 | contamination |" in table
+    rows = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:]}
+    assert rows["raw"][-1] == "—" and rows["contamination"][-1].count("[") == 1  # inflation change vs raw, with its CI
