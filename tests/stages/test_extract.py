@@ -12,6 +12,7 @@ from stages import catalog
 from stages.base import check_result
 from stages.edits import sha1
 from stages.extract import EXTRACTORS, Extract
+from stages.extract_engines import AUTO_MIN_CHARS, AUTO_PAGE_SHARE, needs_fallback, page_chars, strip_noise
 from stages.options import ConfigError
 
 ARTICLE = ("<html><head><title>Mill</title><script>var tracking = 1;</script></head><body>"
@@ -91,13 +92,77 @@ def test_a_page_that_is_its_own_main_text_is_kept_unchanged() -> None:
     assert result.decisions["decision"].to_list() == ["kept"]
 
 
-def test_fallback_is_a_trafilatura_option_only() -> None:
-    stage = catalog.build("extract", {"fallback": True})
-    docs = _pages(ARTICLE)
-    result = stage.apply(docs, stage.setup())
-    check_result(stage, docs, result)
-    assert prose(2, 60)[:80] in result.kept["text"][0] and "Shop now" not in result.kept["text"][0]
+def test_fallback_modes_and_their_errors() -> None:
+    for mode in ("never", "auto", "always"):
+        stage = catalog.build("extract", {"fallback": mode})
+        docs = _pages(ARTICLE)
+        result = stage.apply(docs, stage.setup())
+        check_result(stage, docs, result)
+        assert prose(2, 60)[:80] in result.kept["text"][0] and "Shop now" not in result.kept["text"][0]
     with pytest.raises(ConfigError, match="fallback applies to trafilatura only"):
-        catalog.build("extract", {"extractor": "resiliparse", "fallback": True})
+        catalog.build("extract", {"extractor": "resiliparse", "fallback": "always"})
+    with pytest.raises(ConfigError, match="accepts one of never, auto, always"):
+        catalog.build("extract", {"fallback": True})
     with pytest.raises(ConfigError, match="accepts one of trafilatura, resiliparse"):
         catalog.build("extract", {"extractor": "readability"})
+
+
+@pytest.fixture
+def fast_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The `fast` argument of every trafilatura.extract call (the real function still runs)."""
+    import trafilatura
+    real, calls = trafilatura.extract, []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["fast"])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(trafilatura, "extract", spy)
+    return calls
+
+
+def _beside_aside(words: int) -> str:
+    """An article of `words` words beside an <aside> of ~6,000 characters (which trafilatura drops)."""
+    return ("<html><body><article><h1>Note</h1><p>" + prose(5, words) + "</p></article>"
+            "<aside>" + "".join(f"<p>{prose(i, 80)}</p>" for i in range(10, 20)) + "</aside></body></html>")
+
+
+def test_auto_runs_the_fallback_only_where_the_fast_text_is_short_for_the_page(fast_flags: list[bool]) -> None:
+    import trafilatura
+    auto = EXTRACTORS["trafilatura"]("auto")
+    normal = auto(ARTICLE)
+    assert fast_flags == [True]  # a normal article: fast mode only
+    assert normal == trafilatura.extract(ARTICLE, include_comments=False, include_tables=True, fast=True)
+    kw = {"include_comments": False, "include_tables": True}
+    for page in (_beside_aside(12), _beside_aside(60)):
+        fast_flags.clear()
+        # the fast text is short (under AUTO_MIN_CHARS; or, for 60 words, over it but under a tenth of
+        # the page's visible text): the full mode is asked, and its answer is the page's text
+        out = auto(page)
+        assert fast_flags == [True, False]
+        assert out == trafilatura.extract(page, fast=False, **kw)
+    assert AUTO_MIN_CHARS <= len(trafilatura.extract(page, fast=True, **kw)) < 700  # the share rule fired
+    fast_flags.clear()
+    assert EXTRACTORS["trafilatura"]("never")(_beside_aside(12)) is not None and fast_flags == [True]
+    fast_flags.clear()
+    EXTRACTORS["trafilatura"]("always")(ARTICLE)
+    assert fast_flags == [False]
+
+
+def test_the_trigger_compares_the_fast_text_with_the_page() -> None:
+    assert needs_fallback(None, 0) and needs_fallback("x" * (AUTO_MIN_CHARS - 1), 0)
+    assert not needs_fallback("x" * AUTO_MIN_CHARS, 0)
+    assert needs_fallback("x" * 999, int(1000 / AUTO_PAGE_SHARE))
+    assert not needs_fallback("x" * 1000, int(1000 / AUTO_PAGE_SHARE))
+
+
+def test_noise_is_stripped_before_parsing_passes_with_tail_text_and_json_ld_kept() -> None:
+    from trafilatura import load_html
+    html = ("<html><head><style>p {color: red}</style><script type='application/ld+json'>{\"@type\": \"Article\"}"
+            "</script></head><body><p>one <script>var x = 1;</script>two<svg><text>logo</text></svg> three</p>"
+            "<p><style>.a{}</style>four</p></body></html>")
+    tree = strip_noise(load_html(html))
+    assert [e.tag for e in tree.iter("script", "style", "svg")] == ["script"]  # the JSON-LD one
+    assert tree.find("body").text_content() == "one two threefour"
+    assert page_chars(tree) == len("one two threefour")
+    spaced = load_html("<html><body><div>\n  <p>a  b</p>\n\t<p>c</p>\n</div></body></html>")
+    assert page_chars(spaced) == len("a b c")  # whitespace runs count once
