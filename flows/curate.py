@@ -40,8 +40,7 @@ class PrefectExecutor:
     def map(self, label: str, fn: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
         unit = "file" if label == "ingest-read" else "shard"
         t = task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)
-        futures = [t.with_options(task_run_name=f"{label}-{a[-1]}" if isinstance(a[-1], str) else f"{label}-{unit}-{a[-1]:05d}")
-                   .submit(*a) for a in args]
+        futures = [t.with_options(task_run_name=f"{label}-{unit}-{a[-1]:05d}").submit(*a) for a in args]
         return [f.result() for f in futures]
 
 

@@ -80,7 +80,7 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
         ex.call(f"{step.name}-finish", steps.finish_stage, plan, step.position, time.perf_counter() - start)
     gc.restore(plan, ex, len(plan.steps) - 1)
     token = uuid.uuid4().hex[:12]  # this finalize's ledger parts (a killed one's are removed by the next)
-    ex.map("ledger-mask", ledger_parts.mask_part, ledger_parts.units(plan, token))
+    ex.map("ledger-mask", ledger_parts.mask_shard, ledger_parts.units(plan, token))
     return ex.call("finalize", finalize, plan, started, token)
 
 

@@ -252,7 +252,7 @@ def finalize(p: Plan, started: float, token: str | None = None) -> dict[str, Any
     if token is None:
         token = uuid.uuid4().hex[:12]
         for unit in ledger_parts.units(p, token):
-            ledger_parts.mask_part(*unit)
+            ledger_parts.mask_shard(*unit)
     counts = build_ledger(p, run_row, ledger_tmp, ledger_parts.files(p, token))
     crashpoint("finalize:ledger")
     n_curated = sum(pl.scan_parquet(staged["curated"] / n, glob=False).select(pl.len()).collect().item() for n in curated)

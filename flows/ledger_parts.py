@@ -25,24 +25,36 @@ def folder(plan: Plan, token: str) -> Path:
 
 
 def units(plan: Plan, token: str) -> list[tuple[Any, ...]]:
-    """(plan, token, part) for the ingest shards, the quarantine file and every stage's decision
-    files; a part, "03-decisions-00001", is the step's position and the file's name (a task run's name)."""
+    """(plan, token, k): one unit per shard index, masking that shard's file of every step (the
+    ingest shard, each stage's decisions-k; the quarantine file goes with k = 0). Per index rather
+    than per file: through Prefect every task run costs API round trips."""
+    return [(plan, token, k) for k in range(max(1, len(_files_by_index(plan))))]
+
+
+def _files_by_index(plan: Plan) -> list[list[tuple[int, str]]]:
     ingest = Path(plan.steps[0].dir)
-    names = [(0, "quarantine.parquet"), *((0, n) for n in read_json(ingest / "_done.json")["shards"])]
+    by: dict[int, list[tuple[int, str]]] = {0: [(0, "quarantine.parquet")]}
+    for k, name in enumerate(read_json(ingest / "_done.json")["shards"]):
+        by.setdefault(k, []).append((0, name))
     for s in plan.stages:
-        names += [(s.position, f.name) for f in sorted(Path(s.dir).glob("decisions-*.parquet"))]
-    return [(plan, token, f"{pos:02d}-{name.removesuffix('.parquet')}") for pos, name in names]
+        for f in sorted(Path(s.dir).glob("decisions-*.parquet")):
+            by.setdefault(int(f.stem.rsplit("-", 1)[1]), []).append((s.position, f.name))
+    return [by.get(k, []) for k in range(max(by) + 1)]
 
 
-def mask_part(plan: Plan, token: str, part: str) -> None:
+def mask_shard(plan: Plan, token: str, k: int) -> None:
+    for position, name in _files_by_index(plan)[k]:
+        mask_part(plan, token, position, name)
+
+
+def mask_part(plan: Plan, token: str, position: int, name: str) -> None:
     """Write one step file's ledger rows in written form (skipped when already written: a rerun
     of finalize after a kill redoes only what is missing)."""
     from stages.pii_engine.masker import JSON_SUSPECT, key_provider, mask_column, safe_ids, safe_json
 
-    target = folder(plan, token) / f"{part}.parquet"
+    target = folder(plan, token) / f"{position:02d}-{name}"
     if target.exists():
         return
-    position, name = int(part[:2]), f"{part[3:]}.parquet"
     step = plan.steps[position]
     key = key_provider(Path(plan.out))
     if position == 0 and name == "quarantine.parquet":
