@@ -63,10 +63,15 @@ def local_cluster_kwargs(workers: int) -> dict[str, Any]:
     """A local Dask cluster of `workers` processes of one thread each: the units hold the GIL in
     Python code (ingest, rules), and a process per core is what scales them. Polars and numba
     would each start a thread per core in every worker, so N workers ran N x cores threads on
-    the cores there are: each worker gets its share instead (an existing cluster is its owner's)."""
-    share = str(max(1, default_workers() // workers))
+    the cores there are: each worker gets its share instead, unless the user set them (an existing
+    cluster is its owner's)."""
     return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
-            "env": {"POLARS_MAX_THREADS": share, "NUMBA_NUM_THREADS": share}}
+            "env": _thread_share(workers)}
+
+
+def _thread_share(workers: int) -> dict[str, str]:
+    share = str(max(1, default_workers() // workers))
+    return {name: os.environ.get(name, share) for name in ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS")}
 
 
 def _ray(address: str | None, workers: int | None) -> Any:
@@ -77,10 +82,9 @@ def _ray(address: str | None, workers: int | None) -> Any:
     n = workers or default_workers()
     # Units exchange paths, never data: Ray's object store needs next to nothing (its default is
     # 30 % of the machine's memory, in /dev/shm); one CPU per unit, as Ray schedules them.
-    share = str(max(1, default_workers() // n))
     return RayTaskRunner(init_kwargs={
         "num_cpus": n, "include_dashboard": False, "object_store_memory": 128 * 2**20, "log_to_driver": False,
-        "runtime_env": {"env_vars": {"POLARS_MAX_THREADS": share, "NUMBA_NUM_THREADS": share}}})
+        "runtime_env": {"env_vars": _thread_share(n)}})
 
 
 def quiet_prefect() -> None:
