@@ -16,11 +16,13 @@ def test_prefect_flow_matches_local_engine(tmp_path: Path, prefect_harness) -> N
     recs = [{"text": prose(i)} for i in range(150)] + [{"text": prose(i)} for i in range(0, 150, 5)]
     write_jsonl(tmp_path / "in" / "a.jsonl", recs, [b"{bad\n"])
     make = lambda out: RunOptions(inputs=(str(tmp_path / "in"),), out=out, shard_size=40, progress=False,  # noqa: E731
-                                  stages=("provenance", "exact_dup", "quality"))
+                                  stages=("provenance", "exact_dup", "quality"), write_removed=True)
     local = run_local(make(tmp_path / "local"))
     flowed = run_prefect(make(tmp_path / "prefect"))
     assert (flowed["kept"], flowed["removed"], flowed["quarantined"]) == (local["kept"], local["removed"], local["quarantined"]) == (150, 30, 1)
     assert digest(tmp_path / "prefect") == digest(tmp_path / "local")
+    removed = lambda run: {f.name: f.read_bytes() for f in (run / "removed").iterdir()}  # noqa: E731  --write-removed reaches the flow
+    assert removed(tmp_path / "prefect") == removed(tmp_path / "local") and len(removed(tmp_path / "local")) == 1
     # a rerun resumes from the step markers and changes nothing
     again = run_prefect(make(tmp_path / "prefect"))
     assert again["kept"] == 150 and digest(tmp_path / "prefect") == digest(tmp_path / "local")
