@@ -56,11 +56,12 @@ def curate(
     shard_size: int | None = None,
     work_compression: str | None = None,
     write_removed: bool = False,
+    compact_work: bool = False,
 ) -> dict[str, Any]:
     """Curate INPUTS into the run folder OUT; returns the run's manifest."""
     opts = run_options(inputs, out, config=config, stages=stages, stage_options=options, ingest=ingest,
                        shard_size=shard_size, progress=False, work_compression=work_compression)
-    opts = dataclasses.replace(opts, write_removed=write_removed)
+    opts = dataclasses.replace(opts, write_removed=write_removed, compact_work=compact_work)
     runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
     return execute(make_plan(opts), PrefectExecutor(parallelism(runner)))
 
@@ -71,7 +72,8 @@ def flow_parameters(opts: RunOptions) -> dict[str, Any]:
     ingest = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(opts.ingest).items() if getattr(defaults, k) != v}
     return {"inputs": list(opts.inputs), "out": str(opts.out), "stages": list(opts.stages) if opts.stages is not None else None,
             "options": {k: dict(v) for k, v in opts.stage_options.items()}, "ingest": ingest, "shard_size": opts.shard_size,
-            "work_compression": opts.work_compression, "write_removed": opts.write_removed}
+            "work_compression": opts.work_compression, "write_removed": opts.write_removed,
+            "compact_work": opts.compact_work}
 
 
 def run_prefect(opts: RunOptions, task_runner: TaskRunner | None = None) -> dict[str, Any]:

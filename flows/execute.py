@@ -78,7 +78,12 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
             ex.call(f"{step.name}-judge", steps.run_judge, plan, step.position)
             ex.map(f"{step.name}-split", steps.run_split, units)
         ex.call(f"{step.name}-finish", steps.finish_stage, plan, step.position, time.perf_counter() - start)
+        if plan.compact_work:
+            gc.drop_text(plan, step.position - 1)
     gc.restore(plan, ex, len(plan.steps) - 1)
+    if plan.write_removed:  # removed/ takes each removing stage's input text
+        for step in plan.stages:
+            gc.restore(plan, ex, step.position - 1)
     token = uuid.uuid4().hex[:12]  # this finalize's ledger parts (a killed one's are removed by the next)
     ex.map("ledger-mask", ledger_parts.mask_shard, ledger_parts.units(plan, token))
     return ex.call("finalize", finalize, plan, started, token)

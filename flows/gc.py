@@ -72,6 +72,15 @@ def collect(out: Path, compact: bool = False, dry_run: bool = False) -> dict[str
             "work_after": before - freed if dry_run else size(work)}
 
 
+def drop_text(plan: Plan, position: int) -> None:
+    """`--compact-work`: once the step after it is done, a step between ingest and the last one
+    keeps only what `restore` rebuilds it from (decisions, scores, judgement), as `collect(compact=True)`
+    leaves it: work/ then holds ~2 copies of the corpus during a run instead of one per step."""
+    if 1 <= position < len(plan.steps) - 1 and steps.done(plan.steps[position]) is not None:
+        for shard in steps.shards_of(plan.steps[position]):
+            shard.unlink(missing_ok=True)
+
+
 def restore(plan: Plan, ex: Any, position: int) -> None:
     """Rebuild the text shards of a finished step that `collect(compact=True)` removed (and, first,
     of the steps before it that it needs), through the executor like any other unit."""

@@ -38,6 +38,7 @@ class RunOptions:
     # above. Not part of any key: it changes bytes on disk, never content.
     work_compression: str = "auto"
     write_removed: bool = False  # also publish the removed documents (RUN_DIR/removed/); no key depends on it
+    compact_work: bool = False  # drop a step's text shards once the next step is done (flows/gc.drop_text); no key either
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Plan:
     # (stage, what it needs), printed by the run and kept in the manifest, never silent
     not_configured: tuple[tuple[str, str], ...] = ()
     write_removed: bool = False
+    compact_work: bool = False
 
     @property
     def stages(self) -> tuple[StepPlan, ...]:
@@ -247,7 +249,7 @@ def make_plan(opts: RunOptions) -> Plan:
               "stages": [{"name": s.name, "version": s.version, "config": s.config} for s in steps[1:]]}
     return Plan(out.as_posix(), inputs, tuple(found.skipped), opts.ingest, opts.shard_size, tuple(steps),
                 config, _hash(config), opts.progress, _work_compression(opts.work_compression, inputs),
-                tuple(not_configured), opts.write_removed)
+                tuple(not_configured), opts.write_removed, opts.compact_work)
 
 
 def _configured(names: tuple[str, ...], opts: RunOptions) -> tuple[tuple[str, ...], list[tuple[str, str]]]:

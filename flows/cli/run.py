@@ -62,6 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write-removed", action="store_true",
                    help="also write the removed documents, with the stage and reason that removed them, "
                         "as Parquet in RUN_DIR/removed/ (beside curated/)")
+    p.add_argument("--compact-work", action="store_true",
+                   help="keep less in RUN_DIR/work during the run: a step's text copy is dropped once the next "
+                        "step is done (as 'assay gc --compact' does afterwards); a later run that changes a stage "
+                        "rebuilds the copies it needs, and 'assay show' shows a removed document's text only after that")
     options.add_ingest_flags(p)
     options.add_stage_flags(p)
 
@@ -77,7 +81,7 @@ def run_options(args: argparse.Namespace) -> Any:
     opts = run_options(args.inputs, args.out, config=args.config, stages=stages, stage_options=stage_opts,
                        ingest=ingest, shard_size=args.shard_size, progress=not args.quiet,
                        work_compression=args.work_compression)
-    return dataclasses.replace(opts, write_removed=args.write_removed)
+    return dataclasses.replace(opts, write_removed=args.write_removed, compact_work=args.compact_work)
 
 
 def check_stages(opts: Any) -> None:

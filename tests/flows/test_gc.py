@@ -69,6 +69,27 @@ def test_compact_keeps_what_reruns_need(tmp_path: Path) -> None:
     assert digest(out) == digest(tmp_path / "fresh")
 
 
+def test_compact_work_during_the_run_gives_the_same_bytes(tmp_path: Path) -> None:
+    """--compact-work: only ingest's and the last step's text stay; same output, same removed/, and a
+    changed stage later still gives what a fresh run gives."""
+    import dataclasses
+
+    inp = corpus(tmp_path)
+    plain = run_local(dataclasses.replace(opts(inp, tmp_path / "plain"), write_removed=True))
+    compact = run_local(dataclasses.replace(opts(inp, tmp_path / "compact"), write_removed=True, compact_work=True))
+    assert digest(tmp_path / "compact") == digest(tmp_path / "plain")
+    removed = lambda run: {f.name: f.read_bytes() for f in (run / "removed").iterdir()}  # noqa: E731
+    assert removed(tmp_path / "compact") == removed(tmp_path / "plain") and removed(tmp_path / "plain")
+    run_local(dataclasses.replace(opts(inp, tmp_path / "lean"), compact_work=True))
+    steps = [tmp_path / "lean" / s["dir"] for s in compact["steps"]]
+    assert [bool(list(d.glob("shard-*.parquet"))) for d in steps] == [True, False, False, False, True]
+    assert size(tmp_path / "lean" / "work") < 0.75 * size(tmp_path / "plain" / "work")
+    run_local(dataclasses.replace(opts(inp, tmp_path / "lean", min_words=5), compact_work=True))
+    run_local(opts(inp, tmp_path / "fresh", min_words=5))
+    assert digest(tmp_path / "lean") == digest(tmp_path / "fresh")
+    assert plain["kept"] == compact["kept"]
+
+
 def test_gc_refuses_a_folder_without_a_finished_run(tmp_path: Path, capsys) -> None:
     (tmp_path / "run" / "work").mkdir(parents=True)
     with pytest.raises(InputError, match="no finished run"):
