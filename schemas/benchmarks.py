@@ -84,12 +84,17 @@ def _mc(b: str, split: str, i: int, question: str, choices: list[str], label: in
     return BenchItem(b, split, i, question, passage, tuple(choices), choices[label] if ok else "", label if ok else None)
 
 
-def gsm8k(path: Path) -> list[BenchItem]:
+def _question_answer(path: Path, bench: str, what: str, question: str, answer: str) -> list[BenchItem]:
+    """JSONL of one question field and one answer field per line (GSM8K, HumanEval)."""
     out = []
     for i, row in enumerate(_jsonl(path)):
-        _need(row, ("question", "answer"), path, "GSM8K")
-        out.append(BenchItem("gsm8k", split_name(path), i, row["question"], answer=row["answer"]))
+        _need(row, (question, answer), path, what)
+        out.append(BenchItem(bench, split_name(path), i, row[question], answer=row[answer]))
     return out
+
+
+def gsm8k(path: Path) -> list[BenchItem]:
+    return _question_answer(path, "gsm8k", "GSM8K", "question", "answer")
 
 
 def mmlu(path: Path) -> list[BenchItem]:
@@ -186,11 +191,7 @@ def boolq(path: Path) -> list[BenchItem]:
 
 
 def humaneval(path: Path) -> list[BenchItem]:
-    out = []
-    for i, row in enumerate(_jsonl(path)):
-        _need(row, ("prompt", "canonical_solution"), path, "HumanEval")
-        out.append(BenchItem("humaneval", split_name(path), i, row["prompt"], answer=row["canonical_solution"]))
-    return out
+    return _question_answer(path, "humaneval", "HumanEval", "prompt", "canonical_solution")
 
 
 def bbh(path: Path) -> list[BenchItem]:
