@@ -22,9 +22,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from flows import ledger_parts
 from flows.errors import RunError
 from flows.fsutil import code_version, crashpoint, package_versions, read_json, tmp_name, write_json, write_parquet
-from flows import ledger_parts
 from flows.history import carry_runs
 from flows.plan import RUN_MARKER, Plan, check_out, read_marker
 from flows.removed import stage_removed
