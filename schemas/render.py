@@ -41,7 +41,7 @@ def render(kind: str, row: Mapping[str, Any]) -> str:
 
 
 def content_id(kind: str, row: Mapping[str, Any]) -> str:
-    """First 16 hex digits of SHA-1 over the record's content: the text alone for text records (so
+    """SHA-1 over the record's content, as `hex_id`: the text alone for text records (so
     ids of plain corpora do not depend on this module), every content field and role otherwise."""
     if kind == "text":
         blob = row["text"].encode("utf-8", "surrogatepass")
@@ -57,7 +57,19 @@ def content_id(kind: str, row: Mapping[str, Any]) -> str:
         if kind == "instruction":
             fields["input"] = row.get("input") or ""
         blob = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha1(blob).hexdigest()[:16]
+    return hex_id(hashlib.sha1(blob).hexdigest())
+
+
+def hex_id(digest: str) -> str:
+    """A content id from a hex digest: its first 16 digits, or, where those are all decimal digits (one
+    id in ~1,850), up to and including the first letter. A 16-digit number reads as a possible card
+    number to the ledger's PII masker (which then loads presidio in every worker to check it); a hex
+    string with a letter it knows to be a hash."""
+    head = digest[:16]
+    if not head.isdigit():
+        return head
+    letter = next((i for i, c in enumerate(digest) if c > "9"), len(digest) - 1)
+    return digest[:letter + 1]
 
 
 class EditError(ValueError):

@@ -42,7 +42,7 @@ def _check_field_map(value: tuple[str, ...]) -> str | None:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3  # 3: a content id whose first 16 hex digits are all decimal runs to its first letter
     text_field: str = option("text", "input field holding the text of text records")
     id_field: str = option("id", "input field holding the record id (else an id is derived from the content)")
     source: str | None = option(None, "source name for records that carry none (default: the file's name)")

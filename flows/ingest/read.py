@@ -28,7 +28,7 @@ from flows.ingest.kinds import Bad, detect, extract, hint, sources
 from flows.ingest.lines import Damage, LongLine, read_lines, read_whole, starts_with
 from flows.ingest.quarantine import quarantine_row as _row
 from schemas.records import KIND_FIELDS
-from schemas.render import content_id, render
+from schemas.render import content_id, hex_id, render
 
 Result = tuple[str, dict[str, Any]]
 _JSON_NAME = re.compile(r"\.json(\.gz|\.zst)?$", re.IGNORECASE)  # not .jsonl: JSONL lines may be arrays
@@ -116,7 +116,7 @@ def _check(cfg: IngestConfig, rec: Any, f: _File, line: int, raw: bytes, ids: Id
         if not text or text.isspace():
             return "quarantine", _row(f.name, line, "empty_text", "text is empty or whitespace only", raw)
         # content_id("text", ...) without building its argument: sha1 of the text alone
-        content = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        content = hex_id(hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest())
         doc_id = _doc_id(cfg, rec, f, line, raw, ids, content)
         if isinstance(doc_id, dict):
             return "quarantine", doc_id

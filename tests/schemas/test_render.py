@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.render import EditError, apply_edits, content_id, render
+from schemas.render import EditError, apply_edits, content_id, hex_id, render
 
 CHAT = {"messages": [{"role": "user", "content": "Hi 1"}, {"role": "assistant", "content": "Hello 2"}]}
 
@@ -22,6 +22,13 @@ def test_content_id_of_text_is_the_text_hash_and_records_cover_every_field_and_r
     a = {"instruction": "Do", "input": None, "output": "Done"}
     assert content_id("instruction", a) == content_id("instruction", a | {"input": ""})
     assert content_id("instruction", a) != content_id("instruction", a | {"output": "Done!"})
+
+
+def test_a_content_id_never_is_a_plain_number() -> None:
+    # sha1("doc 4330") = 50528283119509417e62...: its first 16 hex digits are all decimal
+    assert content_id("text", {"text": "doc 4330"}) == "50528283119509417e"
+    assert hex_id("0123456789abcdef" + "0" * 24) == "0123456789abcdef"
+    assert hex_id("1" * 40) == "1" * 40  # no letter at all (~1 in 10^8): the whole digest
 
 
 def test_edits_land_in_their_field_and_text_is_re_rendered() -> None:

@@ -81,6 +81,11 @@ def test_every_kind_from_parquet_with_nested_messages(tmp_path: Path) -> None:
     assert got.docs.schema["messages"] == pl.List(MESSAGE)
 
 
+def test_text_ids_that_would_be_all_digits_run_to_their_first_letter(tmp_path: Path) -> None:
+    got = ingest(write_jsonl(tmp_path / "a.jsonl", [{"text": "doc 4330"}, {"text": "doc 4330"}, {"text": "abc"}]))
+    assert got.docs["doc_id"].to_list() == ["50528283119509417e", "50528283119509417e-2", "a9993e364706816a"]
+
+
 def test_content_id_covers_every_content_field_and_role(tmp_path: Path) -> None:
     other_output = ALPACA | {"output": "6"}
     same_content_other_meta = ALPACA | {"text": "another rendering"}
