@@ -85,7 +85,7 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
         for step in plan.stages:
             gc.restore(plan, ex, step.position - 1)
     token = uuid.uuid4().hex[:12]  # this finalize's ledger parts (a killed one's are removed by the next)
-    ex.map("ledger-mask", ledger_parts.mask_shard, ledger_parts.units(plan, token))
+    ex.map("publish-parts", ledger_parts.prepare_shard, ledger_parts.units(plan, token))
     return ex.call("finalize", finalize, plan, started, token)
 
 

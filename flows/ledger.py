@@ -1,4 +1,4 @@
-"""Finalize a run: curated Parquet parts, the DuckDB ledger, and the manifest (written last).
+"""Finalize a run: publish the curated parts, build the DuckDB ledger, write the manifest (last).
 
 The ledger is built from the step outputs with DuckDB SQL, written under a temporary name and
 renamed, so `ledger.duckdb` is either complete or absent. It stores no paths of its own and no
@@ -28,7 +28,6 @@ from flows.fsutil import code_version, crashpoint, package_versions, read_json, 
 from flows.history import carry_runs
 from flows.plan import RUN_MARKER, Plan, check_out, read_marker
 from flows.removed import stage_removed
-from schemas.records import KIND_FIELDS, RECORD_FIELD_SCHEMA
 
 LEDGER_VERSION = 2
 _INGEST_TYPES = {"doc_id": pa.string(), "ord": pa.int64(), "kind": pa.string(), "source": pa.string(),
@@ -42,29 +41,22 @@ def _scan(con: duckdb.DuckDBPyConnection, view: str, paths: list[Path]) -> None:
     con.register(view, ds.dataset([p.as_posix() for p in paths], format="parquet"))
 
 
-def _curated_columns(kinds: list[str]) -> list[str]:
-    """Record-field columns of the kinds this run holds: a text corpus's curated files carry no
-    empty instruction/chat columns, and the choice depends on the whole run, never on one shard."""
-    wanted = {f for k in kinds for f in KIND_FIELDS[k]}
-    return [c for c in RECORD_FIELD_SCHEMA if c not in wanted]
-
-
 def staging_name(out: Path, name: str, what: str) -> Path:
     """`.curated.tmp-<pid>`: a staged or replaced folder of this process (see runfolder.clean_leftovers)."""
     return out / f".{name}.{what}-{os.getpid()}"
 
 
-def write_curated(p: Plan, staging: Path) -> list[str]:
-    """The curated parts, written into `staging` (a fresh folder renamed into place by `publish`)."""
-    last = p.steps[-1]
-    drop = ["ord", *_curated_columns(read_json(Path(p.steps[0].dir) / "_done.json")["kinds"])]
+def take_curated(p: Plan, token: str, staging: Path) -> list[str]:
+    """Move the curated parts the units wrote (flows/ledger_parts.py) into `staging`, a fresh folder
+    renamed into place by `publish`; every part must be there."""
+    names = ledger_parts.curated_names(p)
+    parts = ledger_parts.folder(p, token) / "curated"
+    missing = [n for n in names if not (parts / n).exists()]
+    if missing:
+        raise RunError(f"curated parts missing from {parts}: {', '.join(missing[:3])}")
     shutil.rmtree(staging, ignore_errors=True)
-    names = []
-    for i, shard in enumerate(read_json(Path(last.dir) / "_done.json")["shards"]):
-        frame = pl.read_parquet(Path(last.dir) / shard, glob=False)
-        frame = frame.drop(drop).rename({"doc_id": "id"})
-        names.append(f"part-{i:05d}.parquet")
-        write_parquet(frame, staging / names[-1], published=True)
+    if parts.exists():
+        os.replace(parts, staging)
     staging.mkdir(parents=True, exist_ok=True)
     return names
 
@@ -238,21 +230,22 @@ def finalize(p: Plan, started: float, token: str | None = None) -> dict[str, Any
     the new files (so a rerun after a kill here may replace either), the three are renamed into
     place, and the manifest is written last. A kill anywhere leaves no manifest, and the rerun
     publishes again from the step outputs, the same bytes. `token` names the ledger parts the
-    executor's workers masked (flows/ledger_parts.py); without it they are made here."""
+    executor's workers prepared (flows/ledger_parts.py: masked ledger rows, curated parts); without
+    it they are made here."""
     out = Path(p.out)
     check_out(out)  # nothing was dropped into curated/ or index/ while the run worked
     (out / "manifest.json").unlink(missing_ok=True)
     ingest = read_json(Path(p.steps[0].dir) / "_done.json")
     staged = {name: staging_name(out, name, "tmp") for name in ("curated", "index", "removed")}
-    curated = write_curated(p, staged["curated"])
+    if token is None:
+        token = uuid.uuid4().hex[:12]
+        for unit in ledger_parts.units(p, token):
+            ledger_parts.prepare_shard(*unit)
+    curated = take_curated(p, token, staged["curated"])
     crashpoint("finalize:curated")
     run_row = {"run_id": uuid.uuid4().hex[:16], "started_at": started, "finished_at": time.time(),
                "code_version": code_version(), "package_versions": package_versions()}
     ledger_tmp = tmp_name(out / "ledger.duckdb")
-    if token is None:
-        token = uuid.uuid4().hex[:12]
-        for unit in ledger_parts.units(p, token):
-            ledger_parts.mask_shard(*unit)
     counts = build_ledger(p, run_row, ledger_tmp, ledger_parts.files(p, token))
     crashpoint("finalize:ledger")
     n_curated = sum(pl.scan_parquet(staged["curated"] / n, glob=False).select(pl.len()).collect().item() for n in curated)
@@ -263,7 +256,7 @@ def finalize(p: Plan, started: float, token: str | None = None) -> dict[str, Any
         raise ConservationError(f"{ingest['records']} input records but kept {counts['kept']} + removed "
                                 f"{counts['removed']} + quarantined {counts['quarantined']}; {n_curated} curated rows")
     publish_artifacts(p, staged["curated"], staged["index"])
-    stage_removed(p, staged["removed"], _curated_columns(ingest["kinds"]))  # assay run --write-removed
+    stage_removed(p, staged["removed"], ledger_parts.curated_columns(ingest["kinds"]))  # assay run --write-removed
     new = (_listing(staged["curated"], "curated") | _listing(staged["index"], "index")
            | _listing(staged["removed"], "removed"))
     before = (read_marker(out) or {}).get("published", {})

@@ -1,9 +1,11 @@
-"""The ledger's rows in written (PII-safe) form, one unit per step output file.
+"""What finalize publishes, prepared per shard: the ledger's rows in written (PII-safe) form, and
+the curated part.
 
 Masking ids, sources, scores and evidence is most of the ledger build's time (at 50k documents,
-4 of its 5 s) and it is per row: done here, per file, it runs on the executor's workers like any
-other unit, and the build (flows/ledger.py) is then plain SQL over these files. The parts are
-scratch: written under work/ledger-parts-<token>/ for one finalize, removed by it.
+4 of its 5 s) and it is per row; writing the curated parts (zstd) is per shard too. Done here, one
+unit per shard index, they run on the executor's workers like any other unit, and what finalize
+does in one process is the ledger build (plain SQL over these files) and renames. The parts are
+scratch: written under work/ledger-parts-<token>/ for one finalize, removed or moved by it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import polars as pl
 
 from flows.fsutil import read_json, write_parquet
 from flows.plan import Plan
+from schemas.records import KIND_FIELDS, RECORD_FIELD_SCHEMA
 
 PREFIX = "ledger-parts-"
 INGEST_COLUMNS = ["doc_id", "ord", "kind", "source", "input_file", "input_line"]
@@ -42,9 +45,34 @@ def _files_by_index(plan: Plan) -> list[list[tuple[int, str]]]:
     return [by.get(k, []) for k in range(max(by) + 1)]
 
 
-def mask_shard(plan: Plan, token: str, k: int) -> None:
+def prepare_shard(plan: Plan, token: str, k: int) -> None:
+    """Unit k: the ledger rows of every step's k-th file, and curated part k."""
     for position, name in _files_by_index(plan)[k]:
         mask_part(plan, token, position, name)
+    curated_part(plan, token, k)
+
+
+def curated_columns(kinds: list[str]) -> list[str]:
+    """Record-field columns of the kinds this run holds: a text corpus's curated files carry no
+    empty instruction/chat columns, and the choice depends on the whole run, never on one shard."""
+    wanted = {f for k in kinds for f in KIND_FIELDS[k]}
+    return [c for c in RECORD_FIELD_SCHEMA if c not in wanted]
+
+
+def curated_names(plan: Plan) -> list[str]:
+    return [f"part-{i:05d}.parquet" for i in range(len(read_json(Path(plan.steps[-1].dir) / "_done.json")["shards"]))]
+
+
+def curated_part(plan: Plan, token: str, k: int) -> None:
+    """curated/part-k: the last step's shard k as published (id, text, record fields, meta)."""
+    last = Path(plan.steps[-1].dir)
+    shards = read_json(last / "_done.json")["shards"]
+    target = folder(plan, token) / "curated" / f"part-{k:05d}.parquet"
+    if k >= len(shards) or target.exists():
+        return
+    drop = ["ord", *curated_columns(read_json(Path(plan.steps[0].dir) / "_done.json")["kinds"])]
+    frame = pl.read_parquet(last / shards[k], glob=False).drop(drop).rename({"doc_id": "id"})
+    write_parquet(frame, target, published=True)
 
 
 def mask_part(plan: Plan, token: str, position: int, name: str) -> None:

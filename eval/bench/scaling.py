@@ -68,10 +68,10 @@ def throughput(tmp: Path, docs: int, with_prefect: bool = True) -> None:
         corpus(tmp / "warm", 40, files=2)
         run_prefect(RunOptions(inputs=(str(tmp / "warm"),), out=tmp / "warm-run", progress=False))  # server up, imports done
     print(f"\nthroughput: {n:,} documents, {nbytes / 1e6:.1f} MB in 8 files, shards of {max(1, n // 8):,}, every default stage")
-    times = {}
+    times, per_unit = {}, {}
     for label, run in (("local engine (1 process)", lambda o: run_local(o)),
-                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1)),
-                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2)),
+                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1, per_unit)),
+                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2, per_unit)),
                        ("dask, 1 worker", lambda o: run_prefect(o, task_runner("dask", workers=1))),
                        ("dask, 2 workers", lambda o: run_prefect(o, task_runner("dask", workers=2))))[:None if with_prefect else 3]:
         start = time.perf_counter()
@@ -81,6 +81,20 @@ def throughput(tmp: Path, docs: int, with_prefect: bool = True) -> None:
     plain = times["dask without Prefect, 1 worker"] / times["dask without Prefect, 2 workers"]
     with_it = f"x{times['dask, 1 worker'] / times['dask, 2 workers']:.2f} with Prefect, " if with_prefect else ""
     print(f"  2 workers / 1 worker: {with_it}x{plain:.2f} without (goal >= 1.7 on 2 cores)")
+    print_units(per_unit, times)
+
+
+def print_units(per_unit: dict[int, dict[str, float]], times: dict[str, float]) -> None:
+    """Where the plain-Dask runs' wall time went, unit by unit: what a second worker shortens and what
+    it cannot (the rest is the cluster's start and stop)."""
+    one, two = per_unit[1], per_unit[2]
+    print("  per unit, plain Dask, wall seconds: 1 worker -> 2 workers")
+    for label in sorted(one.keys() | two.keys(), key=lambda k: -max(one.get(k, 0.0), two.get(k, 0.0))):
+        a, b = one.get(label, 0.0), two.get(label, 0.0)
+        print(f"    {label:<24} {a:6.2f} -> {b:6.2f}" + (f"  x{a / b:.2f}" if a and b else ""))
+    for w, d in ((1, one), (2, two)):
+        total = times[f"dask without Prefect, {w} worker" + ("s" if w > 1 else "")]
+        print(f"    cluster start/stop and planning, {w} worker(s): {total - sum(d.values()):.2f}")
 
 
 class _DaskUnits:
@@ -89,15 +103,23 @@ class _DaskUnits:
 
     def __init__(self, client, workers: int) -> None:
         self.client, self.workers = client, workers
+        self.seconds: dict[str, float] = {}  # wall seconds per unit label ("quality", "finalize"...)
+
+    def _timed(self, label, run):
+        start = time.perf_counter()
+        try:
+            return run()
+        finally:
+            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
 
     def call(self, label, fn, *args):
-        return fn(*args)
+        return self._timed(label, lambda: fn(*args))
 
     def map(self, label, fn, args):
-        return self.client.gather([self.client.submit(fn, *a, pure=False) for a in args])
+        return self._timed(label, lambda: self.client.gather([self.client.submit(fn, *a, pure=False) for a in args]))
 
 
-def plain_dask(opts, workers: int) -> None:
+def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None = None) -> None:
     from distributed import Client, LocalCluster
 
     from flows.execute import execute
@@ -107,7 +129,10 @@ def plain_dask(opts, workers: int) -> None:
     quiet_prefect()  # distributed set its loggers' levels when imported just now
     with LocalCluster(**local_cluster_kwargs(workers)) as cluster, \
             Client(cluster) as client:
-        execute(make_plan(opts), _DaskUnits(client, workers))
+        units = _DaskUnits(client, workers)
+        execute(make_plan(opts), units)
+    if per_unit is not None:
+        per_unit[workers] = units.seconds
 
 
 def memory(tmp: Path, docs: int) -> None:
