@@ -11,8 +11,10 @@
 - prefect: what the Prefect engine adds to a small run: with its temporary server (empty
   PREFECT_HOME, as a first run or CI sees it; then warm) and against a running local server.
 Figures vary with what else runs on the machine: compare only figures of one run. Polars and numba
-already use every core inside one process; to see what worker processes add, pin them to one thread
-each: POLARS_MAX_THREADS=1 NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python -m eval.bench.scaling ...
+already use every core inside one process, so one worker alone is not one core's worth of work: to
+see what a second worker process adds, pin each worker to one thread (`--worker-threads 1`; the
+client, which runs the corpus-wide units, keeps its threads), or every process with
+POLARS_MAX_THREADS=1 NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python -m eval.bench.scaling ...
 """
 from __future__ import annotations
 
@@ -53,12 +55,28 @@ def cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]
     return wall, usage.ru_maxrss * 1024
 
 
-def throughput(tmp: Path, docs: int, with_prefect: bool = True) -> None:
+def _pinned(kwargs: dict, threads: int | None) -> dict:
+    """Cluster kwargs whose workers run `threads` polars/numba threads each (None: the default share of
+    the cores). Only the workers: the client, which runs the corpus-wide units, keeps its own."""
+    if threads is not None:
+        kwargs["env"] = {"POLARS_MAX_THREADS": str(threads), "NUMBA_NUM_THREADS": str(threads)}
+    return kwargs
+
+
+def _dask_runner(workers: int, threads: int | None):
+    from flows.runners import task_runner
+
+    runner = task_runner("dask", workers=workers)
+    _pinned(runner.cluster_kwargs, threads)
+    return runner
+
+
+def throughput(tmp: Path, docs: int, with_prefect: bool = True, threads: int | None = None) -> None:
     os.environ.update(prefect_env(tmp / "prefect-home"))  # before Prefect is imported: it reads them once
     from flows.curate import run_prefect
     from flows.execute import run_local
     from flows.plan import RunOptions
-    from flows.runners import quiet_prefect, task_runner
+    from flows.runners import quiet_prefect
 
     quiet_prefect()
     n = docs * 2
@@ -70,10 +88,10 @@ def throughput(tmp: Path, docs: int, with_prefect: bool = True) -> None:
     print(f"\nthroughput: {n:,} documents, {nbytes / 1e6:.1f} MB in 8 files, shards of {max(1, n // 8):,}, every default stage")
     times, per_unit = {}, {}
     for label, run in (("local engine (1 process)", lambda o: run_local(o)),
-                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1, per_unit)),
-                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2, per_unit)),
-                       ("dask, 1 worker", lambda o: run_prefect(o, task_runner("dask", workers=1))),
-                       ("dask, 2 workers", lambda o: run_prefect(o, task_runner("dask", workers=2))))[:None if with_prefect else 3]:
+                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1, per_unit, threads)),
+                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2, per_unit, threads)),
+                       ("dask, 1 worker", lambda o: run_prefect(o, _dask_runner(1, threads))),
+                       ("dask, 2 workers", lambda o: run_prefect(o, _dask_runner(2, threads))))[:None if with_prefect else 3]:
         start = time.perf_counter()
         run(opts(tmp / f"tp-{len(times)}"))
         times[label] = time.perf_counter() - start
@@ -119,7 +137,8 @@ class _DaskUnits:
         return self._timed(label, lambda: self.client.gather([self.client.submit(fn, *a, pure=False) for a in args]))
 
 
-def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None = None) -> None:
+def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None = None,
+               threads: int | None = None) -> None:
     from distributed import Client, LocalCluster
 
     from flows.execute import execute
@@ -127,7 +146,7 @@ def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None 
     from flows.runners import local_cluster_kwargs, quiet_prefect
 
     quiet_prefect()  # distributed set its loggers' levels when imported just now
-    with LocalCluster(**local_cluster_kwargs(workers)) as cluster, \
+    with LocalCluster(**_pinned(local_cluster_kwargs(workers), threads)) as cluster, \
             Client(cluster) as client:
         units = _DaskUnits(client, workers)
         execute(make_plan(opts), units)
@@ -184,6 +203,9 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=5000, help="documents of the 1x corpus (default 5000)")
     ap.add_argument("--parts", default="throughput,memory,prefect", help="any of throughput, units (throughput "
                     "without the Prefect rows), memory, prefect; comma-separated")
+    ap.add_argument("--worker-threads", type=int, default=None, help="polars/numba threads of each Dask worker "
+                    "(default: the cores' share, so one worker alone already uses every core; 1: a worker is one "
+                    "core's worth of work, what adding a worker adds). The client keeps its own threads")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="assay-scaling-") as d:
@@ -194,7 +216,7 @@ def main() -> int:
         if "prefect" in parts:
             prefect_cost(tmp)
         if "throughput" in parts or "units" in parts:  # units: without the Prefect rows
-            throughput(tmp, args.docs, with_prefect="throughput" in parts)
+            throughput(tmp, args.docs, with_prefect="throughput" in parts, threads=args.worker_threads)
     return 0
 
 
