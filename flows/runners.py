@@ -87,6 +87,15 @@ def _ray(address: str | None, workers: int | None) -> Any:
         "runtime_env": {"env_vars": _thread_share(n)}})
 
 
+def _ray_cpus() -> int:
+    import ray
+
+    try:
+        return int(ray.cluster_resources().get("CPU", 0)) if ray.is_initialized() else 0
+    except Exception:  # a cluster that does not answer: let the caller assume one unit at a time
+        return 0
+
+
 def quiet_prefect() -> None:
     """Prefect's and Dask's log lines below warnings off (`--quiet`): the level Prefect reads when it
     is first imported, and its loggers' levels where it already was."""
@@ -110,6 +119,10 @@ def parallelism(runner: Any) -> int:
     kwargs = getattr(runner, "cluster_kwargs", None)
     if isinstance(kwargs, dict) and isinstance(kwargs.get("n_workers"), int):
         return kwargs["n_workers"] * int(kwargs.get("threads_per_worker", 1) or 1)
+    if type(runner).__name__ == "RayTaskRunner":  # an existing Ray cluster: its CPUs, once connected
+        cpus = _ray_cpus()
+        if cpus:
+            return cpus
     client = getattr(runner, "_client", None)
     if client is not None:
         try:

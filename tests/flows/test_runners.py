@@ -95,6 +95,18 @@ def test_runner_options_are_checked() -> None:
     assert parallelism(task_runner("local")) == 1
 
 
+def test_an_existing_ray_cluster_counts_its_cpus(monkeypatch) -> None:
+    pytest.importorskip("prefect_ray", reason="prefect-ray is not installed (pip install 'assay[ray]')")
+    import ray
+
+    runner = task_runner("ray", address="ray://127.0.0.1:10001")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    assert parallelism(runner) == 1  # not connected yet: nothing known
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 48.0, "memory": 1e11})
+    assert parallelism(runner) == 48
+
+
 def test_runner_usage_errors_on_the_command_line(tmp_path: Path, capsys) -> None:
     from flows.cli import main
 
