@@ -173,22 +173,29 @@ def _stage_views(con: duckdb.DuckDBPyConnection, p: Plan) -> None:
             con.execute(f"CREATE VIEW {name} AS " + sql.replace("{stage}", s.name.replace("'", "''")))
 
 
-def publish_artifacts(p: Plan, curated: Path, staging: Path) -> None:
-    """Write each stage's artifacts to `staging`/<stage>/ (renamed to RUN_DIR/index/ by `publish`),
-    keeping only rows of documents that the release finally kept (the parts in `curated`): a later
-    release compares against what was shipped, not against what one stage kept and a later stage removed."""
+def publish_artifacts(p: Plan, token: str, curated: Path, staging: Path) -> None:
+    """RUN_DIR/index/<stage>/, staged: the per-shard artifacts as the units published them
+    (flows/ledger_parts.index_part), then those written for the whole corpus, each keeping only rows
+    of documents that the release finally kept (the parts in `curated`): a later release compares
+    against what was shipped, not against what one stage kept and a later stage removed."""
+    shutil.rmtree(staging, ignore_errors=True)
+    parts = ledger_parts.folder(p, token) / "index"
+    if parts.exists():
+        os.replace(parts, staging)
+    whole = [(s.name, a) for s in p.stages for a in sorted((Path(s.dir) / "artifacts").glob("*.parquet"))
+             if ledger_parts.shard_of(a) is None]
+    if not whole:
+        return
     kept = pl.concat([pl.read_parquet(f, columns=["id"], glob=False) for f in sorted(curated.glob("part-*.parquet"))]
                      or [pl.DataFrame(schema={"id": pl.String})]).rename({"id": "doc_id"})
-    shutil.rmtree(staging, ignore_errors=True)
     from stages.pii_engine.masker import key_provider, safe_frame
 
     key = key_provider(Path(p.out))
-    for s in p.stages:
-        for art in sorted((Path(s.dir) / "artifacts").glob("*.parquet")):
-            frame = pl.read_parquet(art, glob=False)
-            if "doc_id" in frame.columns:
-                frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
-            write_parquet(safe_frame(frame, key), staging / s.name / art.name, published=True)
+    for stage, art in whole:
+        frame = pl.read_parquet(art, glob=False)
+        if "doc_id" in frame.columns:
+            frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
+        write_parquet(safe_frame(frame, key), staging / stage / art.name, published=True)
 
 
 def write_marker(out: Path, published: dict[str, list[int]]) -> None:
@@ -255,7 +262,7 @@ def finalize(p: Plan, started: float, token: str | None = None) -> dict[str, Any
         shutil.rmtree(staged["curated"], ignore_errors=True)
         raise ConservationError(f"{ingest['records']} input records but kept {counts['kept']} + removed "
                                 f"{counts['removed']} + quarantined {counts['quarantined']}; {n_curated} curated rows")
-    publish_artifacts(p, staged["curated"], staged["index"])
+    publish_artifacts(p, token, staged["curated"], staged["index"])
     stage_removed(p, staged["removed"], ledger_parts.curated_columns(ingest["kinds"]))  # assay run --write-removed
     new = (_listing(staged["curated"], "curated") | _listing(staged["index"], "index")
            | _listing(staged["removed"], "removed"))

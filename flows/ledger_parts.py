@@ -46,10 +46,39 @@ def _files_by_index(plan: Plan) -> list[list[tuple[int, str]]]:
 
 
 def prepare_shard(plan: Plan, token: str, k: int) -> None:
-    """Unit k: the ledger rows of every step's k-th file, and curated part k."""
+    """Unit k: the ledger rows of every step's k-th file, curated part k, and the index rows of
+    shard k (what each stage's per-shard artifacts hold of the documents curated part k keeps)."""
     for position, name in _files_by_index(plan)[k]:
         mask_part(plan, token, position, name)
     curated_part(plan, token, k)
+    index_part(plan, token, k)
+
+
+def shard_of(artifact: Path) -> int | None:
+    """k for an artifact a unit wrote for shard k (`<name>-0000k.parquet`); None for one written
+    for the whole corpus (a judgement's `<name>.parquet`)."""
+    tail = artifact.stem.rsplit("-", 1)
+    return int(tail[1]) if len(tail) == 2 and len(tail[1]) == 5 and tail[1].isdigit() else None
+
+
+def index_part(plan: Plan, token: str, k: int) -> None:
+    from stages.pii_engine.masker import key_provider, safe_frame
+
+    part = folder(plan, token) / "curated" / f"part-{k:05d}.parquet"
+    arts = [(s.name, a) for s in plan.stages for a in sorted((Path(s.dir) / "artifacts").glob(f"*-{k:05d}.parquet"))
+            if shard_of(a) == k]
+    if not arts:
+        return
+    kept = pl.read_parquet(part, columns=["id"], glob=False).rename({"id": "doc_id"}) if part.exists() else None
+    key = key_provider(Path(plan.out))
+    for stage, art in arts:
+        target = folder(plan, token) / "index" / stage / art.name
+        if target.exists():
+            continue
+        frame = pl.read_parquet(art, glob=False)
+        if "doc_id" in frame.columns and kept is not None:
+            frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
+        write_parquet(safe_frame(frame, key), target, published=True)
 
 
 def curated_columns(kinds: list[str]) -> list[str]:

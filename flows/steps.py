@@ -228,9 +228,17 @@ def run_split(plan: Plan, position: int, shard: int) -> str:
     part = [pl.scan_parquet(jdir / f, glob=False).join(ids, on="doc_id", how="semi").collect() for f in ("decisions.parquet", "columns.parquet")]
     edits = pl.scan_parquet(jdir / "edits.parquet", glob=False).join(ids, on="doc_id", how="semi").collect() if (jdir / "edits.parquet").exists() else None
     result = split(docs, Judgement(decisions=part[0], columns=part[1], edits=edits))
-    check_result(stage_of(step), docs, result)
+    stage = stage_of(step)
+    check_result(stage, docs, result)
     wdir = Path(step.dir)
     write_parquet(result.decisions, wdir / f"decisions-{shard:05d}.parquet")
+    if hasattr(stage, "shard_artifacts"):  # e.g. near_dup's index: written per shard, not by the judgement
+        feats = pl.read_parquet(Path(step.score_dir) / f"features-{shard:05d}.parquet", glob=False)  # type: ignore[arg-type]
+        kept = result.kept.select("doc_id")
+        for art, frame in stage.shard_artifacts(feats).items():
+            if "doc_id" in frame.columns:
+                frame = frame.join(kept, on="doc_id", how="semi", maintain_order="left")
+            write_parquet(frame, wdir / "artifacts" / f"{art}-{shard:05d}.parquet")
     write_parquet(result.kept, out, compression=plan.work_compression)
     crashpoint(f"{step.name}:shard")
     return out.as_posix()

@@ -91,7 +91,11 @@ class ShardedStage(Protocol):
     shard by shard (documents in, a compact frame with `doc_id` out) and writes them to Parquet;
     `judge` reads them lazily, plus the documents lazily for the few texts it must see (e.g.
     candidate pairs to verify), and returns the decisions; the runner then splits each shard.
-    Such a stage's `apply` is `split(docs, judge(features(docs), docs))`, so both paths agree."""
+    Such a stage's `apply` is `split(docs, judge(features(docs), docs))`, so both paths agree.
+
+    Optional: `shard_artifacts(features) -> {name: frame}`, artifacts made from one shard's features
+    (near_dup's signature index): the runner writes them with each split shard, rows of documents
+    the stage removed left out, so no single process holds the whole index."""
 
     def features(self, docs: pl.DataFrame, res: Any = None) -> pl.DataFrame: ...
 

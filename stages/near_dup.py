@@ -171,9 +171,6 @@ class NearDup:
         scores = {"near_dup_cluster_id": pl.col("near_dup_cluster_id"), "near_dup_cluster_size": pl.col("near_dup_cluster_size")}
         decided = decide(frame, reason=pl.when(pl.col("_dup_of").is_not_null()).then(pl.lit("near_duplicate")),
                          scores=scores, evidence=evidence)
-        kept_ids = frame.filter(pl.col("_dup_of").is_null()).select("doc_id")
-        artifact = (features.select(_INDEX).join(kept_ids.lazy(), on="doc_id", how="semi", maintain_order="left").collect()
-                    .with_columns(**{key: pl.lit(value) for key, value in self.params().items()}))
         stats = {
             "bands": bands, "rows": rows, "short_documents": int((feats["n_shingles"] == 0).sum()),
             "candidate_pairs_verified": len(ok), "candidate_pairs_above_threshold": int(ok.sum()),
@@ -181,11 +178,20 @@ class NearDup:
             "removed_by_reason": dict(decided.stats["removed_by_reason"]),
             "seconds_candidates": round(t_cand - t0, 3), "seconds_verify_cluster": round(time.perf_counter() - t_cand, 3),
         }
-        return Judgement(decisions=decided.decisions, columns=frame.select("doc_id", *scores),
-                         stats=stats, artifacts={"signatures": artifact})
+        return Judgement(decisions=decided.decisions, columns=frame.select("doc_id", *scores), stats=stats)
+
+    def shard_artifacts(self, features: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """The index a later release reads with --against (the runner keeps the kept documents' rows)."""
+        return {"signatures": features.select(_INDEX).with_columns(
+            **{key: pl.lit(value) for key, value in self.params().items()})}
 
     def apply(self, docs: pl.DataFrame, res: Any = None) -> StageResult:
-        return split(docs, self.judge(self.features(docs, res).lazy(), docs.lazy(), res))
+        features = self.features(docs, res)
+        result = split(docs, self.judge(features.lazy(), docs.lazy(), res))
+        kept = result.kept.select("doc_id")
+        return dataclasses.replace(result, artifacts={
+            name: frame.join(kept, on="doc_id", how="semi", maintain_order="left")
+            for name, frame in self.shard_artifacts(features).items()})
 
     def _earlier_index(self, earlier: tuple[EarlierRun, ...], columns: tuple[str, ...]) -> pl.DataFrame:
         """The index rows of the earlier releases (`columns` + run: position in `earlier`). Fails

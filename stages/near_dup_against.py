@@ -32,6 +32,9 @@ def relevant(earlier: tuple[Any, ...], cur_sig: np.ndarray, cur_eligible: np.nda
              bands: int, rows: int, num_perm: int, batch: int = BATCH) -> tuple[pl.DataFrame, np.ndarray, int]:
     """(earlier rows that can pair with a current document: doc_id, n_shingles, short_norm, run;
     their band keys [rows, bands]; how many earlier documents there were)."""
+    schema = {"doc_id": pl.String, "n_shingles": pl.Int64, "short_norm": pl.String, "run": pl.Int64}
+    if not earlier:  # hashing every current band for nothing was a fifth of the judgement's time
+        return pl.DataFrame(schema=schema), np.zeros((0, bands), np.uint64), 0
     cur = cur_sig[cur_eligible]
     wanted = [np.unique(lsh.band_key(cur, b, rows)) for b in range(bands)]
     shorts = cur_short.drop_nulls().unique()
@@ -52,6 +55,5 @@ def relevant(earlier: tuple[Any, ...], cur_sig: np.ndarray, cur_eligible: np.nda
             if hit.any():
                 frames.append(chunk.filter(pl.Series(hit)).select(*_COLUMNS, run=pl.lit(pos, pl.Int64)))
                 keys.append(k[hit])
-    schema = {"doc_id": pl.String, "n_shingles": pl.Int64, "short_norm": pl.String, "run": pl.Int64}
     frame = pl.concat([pl.DataFrame(schema=schema), *(f.cast(schema) for f in frames)], how="vertical")
     return frame, (np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)), total

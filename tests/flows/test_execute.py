@@ -146,9 +146,11 @@ def test_toml_config_and_flags(tmp_path: Path) -> None:
 def test_published_index_holds_only_finally_kept_documents(tmp_path: Path) -> None:
     inp = corpus(tmp_path)
     m = run_local(opts(inp, tmp_path / "run", stages=("near_dup", "quality")))
-    index = pl.read_parquet(tmp_path / "run" / "index" / "near_dup" / "signatures.parquet")
+    files = sorted((tmp_path / "run" / "index" / "near_dup").glob("signatures-*.parquet"))
+    assert [f.name for f in files] == [f"signatures-{k:05d}.parquet" for k in range(6)]  # one per shard of 64
+    index = pl.read_parquet(files)
     curated = pl.read_parquet(tmp_path / "run" / "curated")
-    assert sorted(index["doc_id"]) == sorted(curated["id"]) and index.height == m["kept"] == 300
+    assert index["doc_id"].to_list() == curated["id"].to_list() and index.height == m["kept"] == 300
 
 
 def test_output_folder_inside_the_input_folder_is_not_ingested(tmp_path: Path) -> None:

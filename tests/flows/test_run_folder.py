@@ -87,7 +87,7 @@ def test_a_curated_part_changed_by_hand_is_not_replaced(tmp_path: Path) -> None:
     assert part.read_bytes().endswith(b"edited")
 
 
-@pytest.mark.parametrize("given", ["curated/part-00000.parquet", "curated", "index/near_dup/signatures.parquet"])
+@pytest.mark.parametrize("given", ["curated/part-00000.parquet", "curated", "index/near_dup/signatures-00000.parquet"])
 def test_an_input_inside_the_run_folder_is_refused(tmp_path: Path, given: str) -> None:
     inp, out = corpus(tmp_path), tmp_path / "run"
     run_local(opts(inp, out, stages=("near_dup",)))
