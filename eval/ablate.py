@@ -72,6 +72,7 @@ class Settings:
     block_size: int = 256
     heldout_max_tokens: int = 200_000
     train: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields (micro_batch, lr, ...)
+    shard_size: int | None = None  # documents per shard of each recipe's run (None: assay run's default)
 
 
 def available_stages() -> tuple[str, ...]:
@@ -148,15 +149,17 @@ def _tokenizer(out: Path, suite: EvalSuite, vocab_size: int):
     return load_tokenizer(path) if path.exists() else train_tokenizer(suite.tokenizer_texts, vocab_size, path)
 
 
-def _corpus(out: Path, recipe: Recipe, inputs: list[Path], tok, run: Callable) -> tuple[Path, TokenFile]:
+def _corpus(out: Path, recipe: Recipe, inputs: list[Path], tok, run: Callable,
+            shard_size: int | None = None) -> tuple[Path, TokenFile]:
     from eval.data import curated_texts, open_token_file, tokenize_to_file
 
     run_dir = out / "runs" / recipe.name
     if not (run_dir / "manifest.json").exists():
         from flows.plan import RunOptions
 
+        sized = {"shard_size": shard_size} if shard_size else {}
         run(RunOptions(inputs=tuple(str(p) for p in inputs), out=run_dir, stages=recipe.stages,
-                       stage_options=recipe.options, progress=False))
+                       stage_options=recipe.options, progress=False, **sized))
     bin_path = out / "tokens" / f"{recipe.name}.bin"
     corpus = open_token_file(bin_path) or tokenize_to_file(curated_texts(run_dir), tok, bin_path)
     return run_dir, corpus
@@ -207,7 +210,7 @@ def ablate(inputs: list[Path], out: Path, recipes: list[Recipe], settings: Setti
     with duckdb.connect(str(db)) as con:
         con.execute(SCHEMA)
     for recipe in recipes:
-        run_dir, corpus = _corpus(out, recipe, inputs, tok, run)
+        run_dir, corpus = _corpus(out, recipe, inputs, tok, run, settings.shard_size)
         log(f"[{recipe.name}] {corpus.n_docs} docs, {corpus.n_tokens} tokens; stages {list(recipe.stages)}")
         for size in settings.sizes:
             model_cfg = config_for(size, tok.get_vocab_size(), settings.block_size)
@@ -273,6 +276,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--eval-config", type=Path, default=None, metavar="FILE",
                         help="TOML: [eval] sets and leaked_items, [tokenizer], [train], [recipes.NAME]")
+    parser.add_argument("--shard-size", type=int, default=None, metavar="N",
+                        help="documents per shard of each recipe's curation run (default: assay run's); web pages "
+                             "are large: 2000 keeps a raw-HTML recipe's memory to a few GB")
     parser.add_argument("--quality-model", type=Path, default=None, metavar="MODEL",
                         help="fastText classifier ('assay quality train') for the recipes fasttext_quality, "
                              "quality_both (heuristics + classifier) and full")
@@ -301,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(tokens=args.tokens, sizes=tuple(s.strip() for s in args.size.split(",")), seeds=args.seeds,
                         device=args.device, vocab_size=config.get("tokenizer", {}).get("vocab_size", 8192),
                         block_size=tr.pop("block_size", 256), heldout_max_tokens=tr.pop("heldout_max_tokens", 200_000),
-                        train=tr)
+                        train=tr, shard_size=args.shard_size)
     suite = load_suite(config, n_items=config.get("eval", {}).get("max_items", 500))  # per benchmark
     suite.notes = notes + suite.notes
     for note in suite.notes:

@@ -75,12 +75,22 @@ def test_ablation_orchestration_tables_report_and_resume(tmp_path):
     assert sum("tok/s" in line for line in logs) == n_trained  # a rerun trains nothing new
 
 
+def test_shard_size_reaches_every_recipes_run(tmp_path):
+    seen = []
+    recipes, _ = ab.resolve_recipes(["raw", "exact_dup"], {}, ("exact_dup",))
+    settings = ab.Settings(tokens=500, sizes=("32x1",), seeds=2, device="cpu", shard_size=2000, **SETTINGS)
+    ab.ablate([tmp_path / "in.jsonl"], tmp_path / "abl", recipes, settings, suite(),
+              run=lambda o: seen.append(o.shard_size) or fake_run(o), log=lambda _: None)
+    assert seen == [2000, 2000]
+
+
 def test_cli_arguments_parse(capsys):
     parser = argparse.ArgumentParser()
     ab.add_arguments(parser)
     args = parser.parse_args(["a.jsonl", "b.jsonl", "--out", "x", "--recipes", "raw,full", "--tokens", "5",
-                              "--size", "tiny,mini", "--seeds", "3", "--device", "cpu", "--eval-config", "c.toml"])
-    assert args.inputs == [Path("a.jsonl"), Path("b.jsonl")] and args.size == "tiny,mini"
+                              "--size", "tiny,mini", "--seeds", "3", "--device", "cpu", "--eval-config", "c.toml",
+                              "--shard-size", "2000"])
+    assert args.inputs == [Path("a.jsonl"), Path("b.jsonl")] and args.size == "tiny,mini" and args.shard_size == 2000
     one_seed = parser.parse_args(["a.jsonl", "--out", "x", "--seeds", "1"])
     assert ab.run(one_seed) == 2 and "--seeds must be at least 2" in capsys.readouterr().err
     strict = ab.Recipe("quality_strict", ("quality",), {"quality": {"min_words": 100}})
