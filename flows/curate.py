@@ -22,7 +22,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.config import run_options
 from flows.execute import execute
 from flows.plan import RunOptions, make_plan
-from flows.runners import parallelism
+from flows.runners import parallelism, share_api
 
 # Reading and writing Parquet is where transient failures are (network file systems, full disks
 # that are then cleaned): one retry; every unit is idempotent because outputs are renamed into place.
@@ -82,5 +82,5 @@ def run_prefect(opts: RunOptions, task_runner: TaskRunner | None = None) -> dict
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
-    runnable = curate.with_options(task_runner=task_runner) if task_runner is not None else curate
+    runnable = curate.with_options(task_runner=share_api(task_runner)) if task_runner is not None else curate
     return runnable(**flow_parameters(opts))

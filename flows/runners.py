@@ -96,6 +96,30 @@ def _ray_cpus() -> int:
         return 0
 
 
+def share_api(runner: Any) -> Any:
+    """Point the worker processes of a cluster this run starts at the Prefect API this process
+    reports to. A process that inherits no PREFECT_API_URL starts a temporary server of its own:
+    with none configured (Prefect's temporary server, or settings given in this process only), every
+    Dask or Ray worker did, so each worker ran a busy server process beside it on the same cores and
+    its task runs were recorded where nobody saw them. An existing cluster (an address) is left as
+    it is: its workers have their own settings."""
+    if getattr(runner, "address", None) not in (None, "auto") or not (
+            isinstance(getattr(runner, "cluster_kwargs", None), dict) or isinstance(getattr(runner, "init_kwargs", None), dict)):
+        return runner
+    from prefect.client.orchestration import get_client
+
+    env = {"PREFECT_API_URL": str(get_client(sync_client=True).api_url)}  # starts the temporary server if it must
+    if isinstance(getattr(runner, "cluster_kwargs", None), dict):
+        kw = runner.cluster_kwargs
+        runner.cluster_kwargs = {**kw, "env": {**kw.get("env", {}), **env}}
+    else:
+        kw = runner.init_kwargs
+        renv = dict(kw.get("runtime_env") or {})
+        renv["env_vars"] = {**renv.get("env_vars", {}), **env}
+        runner.init_kwargs = {**kw, "runtime_env": renv}
+    return runner
+
+
 def quiet_prefect() -> None:
     """Prefect's and Dask's log lines below warnings off (`--quiet`): the level Prefect reads when it
     is first imported, and its loggers' levels where it already was."""

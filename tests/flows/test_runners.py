@@ -2,6 +2,8 @@
 Dask cluster of two worker processes writes the local engine's curated bytes and ledger tables."""
 from __future__ import annotations
 
+import importlib.util
+
 import hashlib
 import json
 from pathlib import Path
@@ -107,6 +109,26 @@ def test_an_existing_ray_cluster_counts_its_cpus(monkeypatch) -> None:
     assert parallelism(runner) == 48
 
 
+def test_local_cluster_workers_report_to_this_process_api(prefect_harness) -> None:
+    """A worker process that inherits no PREFECT_API_URL starts a temporary Prefect server of its own."""
+    from prefect.client.orchestration import get_client
+
+    from flows.runners import share_api
+
+    url = str(get_client(sync_client=True).api_url)
+    dask = share_api(task_runner("dask", workers=2))
+    assert dask.cluster_kwargs["env"]["PREFECT_API_URL"] == url
+    assert dask.cluster_kwargs["env"]["POLARS_MAX_THREADS"]  # the thread share is kept
+    remote = share_api(task_runner("dask", address="tcp://10.0.0.1:8786"))
+    assert "env" not in (remote.cluster_kwargs or {})  # an existing cluster's workers have their own settings
+    threads = task_runner("threads", workers=2)
+    assert share_api(threads) is threads
+    if importlib.util.find_spec("prefect_ray") is not None:
+        ray_runner = share_api(task_runner("ray", workers=2))
+        env_vars = ray_runner.init_kwargs["runtime_env"]["env_vars"]
+        assert env_vars["PREFECT_API_URL"] == url and env_vars["NUMBA_NUM_THREADS"]
+
+
 def test_runner_usage_errors_on_the_command_line(tmp_path: Path, capsys) -> None:
     from flows.cli import main
 
@@ -126,7 +148,9 @@ def test_dask_cluster_of_two_workers_matches_the_local_engine(tmp_path: Path, pr
 
     inp = corpus(tmp_path)
     local = run_local(opts(inp, tmp_path / "local"))
-    dask = run_prefect(opts(inp, tmp_path / "dask"), task_runner("dask", workers=2))
+    runner = task_runner("dask", workers=2)
+    dask = run_prefect(opts(inp, tmp_path / "dask"), runner)
+    assert runner.cluster_kwargs["env"]["PREFECT_API_URL"]  # its workers started no Prefect server of their own
     assert (dask["kept"], dask["removed"], dask["quarantined"]) == (local["kept"], local["removed"], local["quarantined"])
     assert ingest_bytes(tmp_path / "dask") == ingest_bytes(tmp_path / "local")
     assert digest(tmp_path / "dask") == digest(tmp_path / "local")
