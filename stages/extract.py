@@ -16,8 +16,9 @@ Extractors (each one's package version is recorded in the stage's stats and in t
 code is in stages/extract_engines.py):
     trafilatura   trafilatura.extract, comments excluded, tables included. `fallback` says when its
                   readability/jusText fallback runs: `auto` (default) only on pages whose fast-mode
-                  text is short for the page, which gets the full mode's F1 for 0.76-0.88x its CPU
-                  time; `never`; `always` (eval/bench/extraction.py measures all three)
+                  text is short for the page, which gets the full mode's F1 for 0.73-0.88x its CPU
+                  time; `never`; `always` (eval/bench/extraction.py measures all three). The tree is
+                  parsed and lightened by us first, with the same text as trafilatura.extract(html)
     resiliparse   resiliparse's extract_plain_text(main_content=True), alt texts and comments off:
                   the fast mode, about 10x faster and a few F1 points lower
 """

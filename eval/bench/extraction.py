@@ -1,6 +1,6 @@
 """Main-text extraction quality and speed on two public benchmarks (../shared/data/web), one run.
 
-    .venv/bin/python -m eval.bench.extraction [--bootstrap 1000] [--limit N]
+    .venv/bin/python -m eval.bench.extraction [--bootstrap 1000] [--limit N] [--compare OLD.py]
 
 (a) article_extraction_benchmark (Zyte, 181 article pages, gold article bodies), scored with that
     benchmark's own method (its evaluate.py): word 4-gram shingles over `\\w+` tokens, TP/FP/FN per
@@ -19,13 +19,17 @@ HTTP/meta charset or resiliparse's detection). Speed is pages per CPU-second of 
 core. The extractors take turns every 25 pages, so a burst of load from other processes on a shared
 machine slows all of them alike and their ratios hold; the absolute figures still drop when the
 core is shared (SMT siblings, caches). Each set also prints the default's F1 minus trafilatura's
-full mode (fallback=always), ± a paired bootstrap over pages.
+full mode (fallback=always), ± a paired bootstrap over pages. `--compare OLD.py` (another version of
+stages/extract_engines.py, e.g. `git show HEAD~1:stages/extract_engines.py > /tmp/old.py`) runs its three
+trafilatura modes in the same turns and prints, per mode, on how many pages the two give the same text
+and their CPU ratio: a speed change measured on one machine in one run, and whether it kept the text.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import gzip
+import importlib.util
 import json
 import os
 import random
@@ -60,6 +64,12 @@ SYSTEMS: dict[str, tuple[str, Callable[[], Callable[[str], str | None]]]] = {
     "raw text (baseline)": ("resiliparse", _raw_text),
 }
 DEFAULT, FULL = "trafilatura (default, auto)", "trafilatura fallback=always"
+MODES = {DEFAULT: "auto", "trafilatura fallback=never": "never", FULL: "always"}  # the ones --compare runs
+OLD = " [compare]"
+# Run by every system before the timings: lazy imports and once-per-process caches are not per-page
+# costs. Its text is short, so trafilatura's `auto` and `always` take it through the full mode and
+# jusText, whose stoplists (all languages, ~0.07 s) are built once per process.
+WARM_UP = ("<html><body><p>warm-up: lazy imports and caches</p><p>a second paragraph</p></body></html>",)
 
 
 # (a) the Zyte benchmark's method ------------------------------------------------------------------
@@ -151,6 +161,23 @@ def trafilatura_pages(limit: int | None) -> tuple[list[tuple[str, dict]], int]:
     return pages, missing
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown CPU")
+    except OSError:
+        return "unknown CPU"
+
+
+def _compared(path: str) -> dict[str, Callable[[str], str | None]]:
+    spec = importlib.util.spec_from_file_location("compared_extract_engines", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {label + OLD: module.EXTRACTORS["trafilatura"](mode) for label, mode in MODES.items()}
+
+
 def run(systems: dict[str, Callable[[str], str | None]], htmls: list[str], block: int = 25
         ) -> dict[str, tuple[list, float, int]]:
     """Per system: (outputs, CPU seconds of its extraction calls, errors). The systems take turns
@@ -177,6 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the ± figures")
     ap.add_argument("--limit", type=int, default=None, help="first N pages of each set (a quick look)")
+    ap.add_argument("--compare", metavar="FILE", help="another extract_engines.py: its trafilatura modes run too")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"shared data {DATA} is absent (set ASSAY_SHARED_DATA)")
@@ -185,12 +213,18 @@ def main() -> None:
     sets["trafilatura_eval_pages"] = tpages
     print(f"pages: {len(sets['article_extraction_benchmark'])} (Zyte benchmark), {len(tpages)} (trafilatura set; "
           f"{missing} listed pages missing from the archive)")
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (pages/s per core "
+          "differ between machines: compare figures of one machine)")
     systems = {label: make() for label, (_, make) in SYSTEMS.items()}
+    if args.compare:
+        systems.update(_compared(args.compare))
+    width = max(map(len, systems))
     for system in systems.values():
-        system("<html><body><p>warm-up: lazy imports and caches</p><p>a second paragraph</p></body></html>")
+        for page in WARM_UP:
+            system(page)
     gc.collect()
     gc.freeze()  # the loaded pages are not garbage: keep the collector from rescanning them in the timings
-    print(f"{'set':<30} {'extractor':<29} {'version':<19} {'F1':>14} {'precision':>9} {'recall':>7} "
+    print(f"{'set':<30} {'extractor':<{width}} {'version':<19} {'F1':>14} {'precision':>9} {'recall':>7} "
           f"{'pages/s/core':>12} {'errors':>6}")
     for set_name, pages in sets.items():
         results = run(systems, [html for html, _ in pages])
@@ -206,7 +240,8 @@ def main() -> None:
             f1, p, r = metric(counts)
             std = bootstrap_std(counts, metric, args.bootstrap)
             speed = len(pages) / seconds if seconds else float("inf")
-            print(f"{set_name:<30} {label:<29} {extractor_version(SYSTEMS[label][0]):<19} {f1:>7.3f} ± {std:.3f} "
+            package = SYSTEMS[label.removesuffix(OLD)][0]
+            print(f"{set_name:<30} {label:<{width}} {extractor_version(package):<19} {f1:>7.3f} ± {std:.3f} "
                   f"{p:>9.3f} {r:>7.3f} {speed:>12.1f} {errors:>6}", flush=True)
         delta = metric(per_system[DEFAULT])[0] - metric(per_system[FULL])[0]
         paired = bootstrap_std(per_system[DEFAULT], metric, args.bootstrap, minus=per_system[FULL])
@@ -214,6 +249,11 @@ def main() -> None:
         print(f"{set_name:<30} default - fallback=always: F1 {delta:+.4f} ± {paired:.4f} (paired bootstrap); "
               f"same text on {same}/{len(pages)} pages; CPU ratio "
               f"{results[DEFAULT][1] / results[FULL][1]:.2f}", flush=True)
+        for label in MODES if args.compare else ():
+            same = sum(a == b for a, b in zip(results[label][0], results[label + OLD][0], strict=True))
+            print(f"{set_name:<30} {label} vs{OLD}: same text on {same}/{len(pages)} pages; CPU ratio "
+                  f"{results[label][1] / results[label + OLD][1]:.3f}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
