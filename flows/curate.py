@@ -76,11 +76,22 @@ def flow_parameters(opts: RunOptions) -> dict[str, Any]:
             "compact_work": opts.compact_work}
 
 
+def private_server() -> None:
+    """Where no Prefect server is configured, Prefect starts a temporary one for this process: it
+    should not report usage to Prefect's telemetry endpoint (without network access its attempts
+    printed errors and tracebacks into `assay run --quiet`'s output). A user's own setting wins."""
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url is None:
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
 def run_prefect(opts: RunOptions, task_runner: TaskRunner | None = None) -> dict[str, Any]:
     # Prefect's temporary server cannot create its SQLite file in a PREFECT_HOME that does not exist
     # yet, and then fails with a connection timeout that names neither.
     home = os.environ.get("PREFECT_HOME")
     if home:
         Path(home).expanduser().mkdir(parents=True, exist_ok=True)
+    private_server()
     runnable = curate.with_options(task_runner=share_api(task_runner)) if task_runner is not None else curate
     return runnable(**flow_parameters(opts))

@@ -1,6 +1,7 @@
 """The Prefect flow runs without a configured server and writes exactly what the local engine writes."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from conftest import prose, write_jsonl
@@ -44,3 +45,25 @@ def test_flow_plans_from_user_parameters_on_any_task_runner(tmp_path: Path, pref
         inputs=[str(tmp_path / "in")], out=str(tmp_path / "flow"), config=str(cfg))
     assert flowed["config_hash"] == local["config_hash"] and (flowed["kept"], flowed["removed"]) == (60, 1)
     assert digest(tmp_path / "flow") == digest(tmp_path / "local")
+
+
+def test_the_temporary_server_reports_no_usage_unless_the_user_says_so(monkeypatch) -> None:
+    import types
+
+    import prefect.settings
+
+    from flows.curate import private_server
+
+    def configured(url):
+        monkeypatch.setattr(prefect.settings, "get_current_settings", lambda: types.SimpleNamespace(api=types.SimpleNamespace(url=url)))
+
+    configured("http://prefect.example:4200/api")  # the user's own server: its settings are the user's
+    monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
+    private_server()
+    assert "PREFECT_SERVER_ANALYTICS_ENABLED" not in os.environ
+    configured(None)  # Prefect will start a temporary server for this process
+    private_server()
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
+    private_server()
+    assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
