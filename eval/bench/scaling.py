@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,7 +73,7 @@ def _dask_runner(workers: int, threads: int | None):
     return runner
 
 
-def throughput(tmp: Path, docs: int, with_prefect: bool = True, threads: int | None = None) -> None:
+def throughput(tmp: Path, docs: int, with_prefect: bool = True, threads: int | None = None, repeats: int = 1) -> None:
     os.environ.update(prefect_env(tmp / "prefect-home"))  # before Prefect is imported: it reads them once
     from flows.curate import run_prefect
     from flows.execute import run_local
@@ -86,20 +88,35 @@ def throughput(tmp: Path, docs: int, with_prefect: bool = True, threads: int | N
         corpus(tmp / "warm", 40, files=2)
         run_prefect(RunOptions(inputs=(str(tmp / "warm"),), out=tmp / "warm-run", progress=False))  # server up, imports done
     print(f"\nthroughput: {n:,} documents, {nbytes / 1e6:.1f} MB in 8 files, shards of {max(1, n // 8):,}, every default stage")
-    times, per_unit = {}, {}
-    for label, run in (("local engine (1 process)", lambda o: run_local(o)),
-                       ("dask without Prefect, 1 worker", lambda o: plain_dask(o, 1, per_unit, threads)),
-                       ("dask without Prefect, 2 workers", lambda o: plain_dask(o, 2, per_unit, threads)),
-                       ("dask, 1 worker", lambda o: run_prefect(o, _dask_runner(1, threads))),
-                       ("dask, 2 workers", lambda o: run_prefect(o, _dask_runner(2, threads))))[:None if with_prefect else 3]:
-        start = time.perf_counter()
-        run(opts(tmp / f"tp-{len(times)}"))
-        times[label] = time.perf_counter() - start
-        print(f"  {label:<32} {times[label]:7.2f} s  {n / times[label]:8.0f} docs/s  {nbytes / 1e6 / times[label]:6.2f} MB/s")
-    plain = times["dask without Prefect, 1 worker"] / times["dask without Prefect, 2 workers"]
-    with_it = f"x{times['dask, 1 worker'] / times['dask, 2 workers']:.2f} with Prefect, " if with_prefect else ""
-    print(f"  2 workers / 1 worker: {with_it}x{plain:.2f} without (goal >= 1.7 on 2 cores)")
-    print_units(per_unit, times)
+    configs = (("local engine (1 process)", lambda o, pu: run_local(o)),
+               ("dask without Prefect, 1 worker", lambda o, pu: plain_dask(o, 1, pu, threads)),
+               ("dask without Prefect, 2 workers", lambda o, pu: plain_dask(o, 2, pu, threads)),
+               ("dask, 1 worker", lambda o, pu: run_prefect(o, _dask_runner(1, threads))),
+               ("dask, 2 workers", lambda o, pu: run_prefect(o, _dask_runner(2, threads))))[:None if with_prefect else 3]
+    times: dict[str, list[float]] = {label: [] for label, _ in configs}
+    units: list[dict[int, dict[str, float]]] = []
+    for rep in range(repeats):  # configurations interleaved, so that drifts in the machine fall on all of them
+        units.append({})
+        for label, run in configs:
+            out = tmp / "tp-run"
+            shutil.rmtree(out, ignore_errors=True)
+            os.sync()  # the previous run's writes are not flushed to disk during this one
+            start = time.perf_counter()
+            run(opts(out), units[-1])
+            times[label].append(time.perf_counter() - start)
+            print(f"  [{rep + 1}/{repeats}] {label:<32} {times[label][-1]:7.2f} s  {n / times[label][-1]:8.0f} docs/s  "
+                  f"{nbytes / 1e6 / times[label][-1]:6.2f} MB/s", flush=True)
+    shutil.rmtree(tmp / "tp-run", ignore_errors=True)
+    med = {label: statistics.median(t) for label, t in times.items()}
+    if repeats > 1:
+        for label, t in med.items():
+            print(f"  median of {repeats}: {label:<32} {t:7.2f} s  (range {min(times[label]):.2f}-{max(times[label]):.2f})")
+    one, two = "dask without Prefect, 1 worker", "dask without Prefect, 2 workers"
+    pairs = [a / b for a, b in zip(times[one], times[two], strict=True)]
+    with_it = f"x{med['dask, 1 worker'] / med['dask, 2 workers']:.2f} with Prefect, " if with_prefect else ""
+    print(f"  2 workers / 1 worker (medians): {with_it}x{med[one] / med[two]:.2f} without; per repeat without: "
+          + ", ".join(f"x{r:.2f}" for r in pairs) + " (goal >= 1.7 on 2 cores)")
+    print_units({w: {k: statistics.median(u[w][k] for u in units) for k in units[0][w]} for w in (1, 2)}, med)
 
 
 def print_units(per_unit: dict[int, dict[str, float]], times: dict[str, float]) -> None:
@@ -206,6 +223,8 @@ def main() -> int:
     ap.add_argument("--worker-threads", type=int, default=None, help="polars/numba threads of each Dask worker "
                     "(default: the cores' share, so one worker alone already uses every core; 1: a worker is one "
                     "core's worth of work, what adding a worker adds). The client keeps its own threads")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of every configuration, interleaved; medians "
+                    "reported (run-to-run spread on the 2-core machine is ~10 %%)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="assay-scaling-") as d:
@@ -216,7 +235,8 @@ def main() -> int:
         if "prefect" in parts:
             prefect_cost(tmp)
         if "throughput" in parts or "units" in parts:  # units: without the Prefect rows
-            throughput(tmp, args.docs, with_prefect="throughput" in parts, threads=args.worker_threads)
+            throughput(tmp, args.docs, with_prefect="throughput" in parts, threads=args.worker_threads,
+                       repeats=args.repeats)
     return 0
 
 
