@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 
 import numpy as np
 import polars as pl
@@ -79,6 +80,43 @@ def unique_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
 def candidate_pairs(keys: np.ndarray, eligible: np.ndarray, window: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Unique (hi, lo) rank pairs that share a bucket in any band of an in-memory key matrix."""
     return unique_pairs([band_pairs(keys[:, b], eligible, window) for b in range(keys.shape[1])])
+
+
+SCREEN_MISS = 1e-12  # the chance, per pair at the threshold, that screening skips a pair verification would keep
+
+
+def screen_cut(threshold: float, num_perm: int, miss: float = SCREEN_MISS) -> int:
+    """The most signature values a candidate pair may share and still be skipped unverified.
+
+    Each of num_perm MinHash values of two documents agrees with probability (about) their
+    Jaccard, so a pair at or above `threshold` shares k or fewer only with the binomial tail
+    P(Binomial(num_perm, threshold) <= k), and the cut is the largest k where that tail stays
+    below `miss`. With 128 permutations at 0.8 it skips pairs that share 66 values or fewer
+    (an estimated Jaccard of 0.52 at most), most candidates of real corpora; the exact Jaccard of the rest is
+    computed as before, so screening never removes a document, it only spares verifying pairs
+    that could not pass. -1 (screen nothing) when num_perm is too small to be that sure."""
+    if threshold >= 1.0:  # identical shingle sets have identical signatures
+        return num_perm - 1
+    log_p, log_q = math.log(threshold), math.log1p(-threshold)
+    tail, cut = 0.0, -1
+    for k in range(num_perm + 1):
+        tail += math.exp(math.lgamma(num_perm + 1) - math.lgamma(k + 1) - math.lgamma(num_perm - k + 1)
+                         + k * log_p + (num_perm - k) * log_q)
+        if tail > miss:
+            return cut
+        cut = k
+    return cut
+
+
+def agreements(rows_of, hi: np.ndarray, lo: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+    """int64 [pairs]: how many signature values each pair shares; `rows_of(ranks)` gives the
+    signature rows of ranks. In chunks, so that a million pairs never hold two [pairs, num_perm]
+    matrices at once."""
+    out = np.empty(len(hi), np.int64)
+    for start in range(0, len(hi), chunk):
+        end = start + chunk
+        out[start:end] = (rows_of(hi[start:end]) == rows_of(lo[start:end])).sum(axis=1)
+    return out
 
 
 def _jaccard_kernel(values, offsets, a, b, out):

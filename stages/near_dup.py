@@ -5,7 +5,9 @@
    keep), so a new threshold or banding re-decides from cached signatures.
 2. Candidates (stages/lsh.py): band keys hashed from the signatures and grouped in polars, band by
    band.
-3. Verification: exact Jaccard of the 64-bit shingle-hash sets of both documents.
+3. Verification: exact Jaccard of the 64-bit shingle-hash sets of both documents, for the pairs
+   that share enough signature values to possibly reach the threshold (lsh.screen_cut: the chance
+   of screening out a pair at the threshold is below 1e-12; most LSH candidates are screened out).
 4. Keep rule, no chaining: documents are visited in keep-policy order (first seen, longest, or
    highest score column); a document is removed only when its own verified Jaccard with a document
    that is *kept* reaches the threshold, and it names that document. Similar-to-similar chains
@@ -53,7 +55,7 @@ def _check_keep(value: str) -> str | None:
 @dataclass(frozen=True)
 class NearDup:
     name: ClassVar[str] = "near_dup"
-    version: ClassVar[int] = 3
+    version: ClassVar[int] = 4
     reasons: ClassVar[frozenset[str]] = frozenset({"near_duplicate"})
     scope: ClassVar[Scope] = "corpus"
     threshold: float = option(0.8, "verified Jaccard of word n-grams, in (0, 1], at which a document is a near-duplicate",
@@ -117,7 +119,7 @@ class NearDup:
         # rows that can pair with a current document, as band keys.
         bands, rows = self.banding()
         cur_sig = _matrix(features.select("signature").collect().to_series(), self.num_perm)
-        earlier, old_keys, n_earlier = near_dup_against.relevant(
+        earlier, old_sig, n_earlier = near_dup_against.relevant(
             earlier_runs, cur_sig, feats["n_shingles"].to_numpy() > 0, feats["short_norm"], bands, rows, self.num_perm)
         m = earlier.height
         order = feats.with_row_index("_row").sort(["priority", "ord"], descending=[True, False], nulls_last=True)["_row"].to_numpy()
@@ -133,12 +135,17 @@ class NearDup:
         found = []
         for b in range(bands):
             key = np.empty(n, np.uint64)
-            key[:m] = old_keys[:, b]
+            key[:m] = lsh.band_key(old_sig, b, rows)
             key[rank_of_row] = lsh.band_key(cur_sig, b, rows)
             found.append(lsh.band_pairs(key, counts > 0))
-        del old_keys, cur_sig
         hi, lo = lsh.unique_pairs(found)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
+        # Screening: a pair sharing too few signature values cannot reach the threshold (lsh.screen_cut);
+        # most candidates are such pairs, and verifying them read and shingled their texts for nothing.
+        n_candidates = len(hi)
+        passed = _shared_values(old_sig, cur_sig, order, hi, lo) > lsh.screen_cut(self.threshold, self.num_perm)
+        hi, lo = hi[passed], lo[passed]
+        del old_sig, cur_sig
         t_cand = time.perf_counter()
         involved = np.unique(np.concatenate([hi, lo]))
         texts = _texts_of(involved, ids, m, earlier["run"], earlier_runs, docs)
@@ -173,6 +180,7 @@ class NearDup:
                          scores=scores, evidence=evidence)
         stats = {
             "bands": bands, "rows": rows, "short_documents": int((feats["n_shingles"] == 0).sum()),
+            "candidate_pairs": n_candidates, "candidate_pairs_screened_out": n_candidates - len(ok),
             "candidate_pairs_verified": len(ok), "candidate_pairs_above_threshold": int(ok.sum()),
             "removed_against_earlier_runs": int(frame["_dup_run"].is_not_null().sum()), "earlier_documents": n_earlier,
             "removed_by_reason": dict(decided.stats["removed_by_reason"]),
@@ -244,6 +252,20 @@ def _matrix(signatures: pl.Series, num_perm: int) -> np.ndarray:
     if signatures.is_empty():
         return np.zeros((0, num_perm), np.uint32)
     return np.asarray(signatures.cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
+
+
+def _shared_values(old_sig: np.ndarray, cur_sig: np.ndarray, order: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Signature values each (hi, lo) rank pair shares: ranks below len(old_sig) are earlier
+    documents, the rest current ones in priority order (`order`: rank - m -> feature row)."""
+    m = len(old_sig)
+
+    def rows(ranks: np.ndarray) -> np.ndarray:
+        out, old = np.empty((len(ranks), cur_sig.shape[1]), np.uint32), ranks < m
+        out[old] = old_sig[ranks[old]]
+        out[~old] = cur_sig[order[ranks[~old] - m]]
+        return out
+
+    return lsh.agreements(rows, hi, lo)
 
 
 def _texts_of(ranks: np.ndarray, ids: list[str], m: int, run_of: pl.Series, earlier: tuple[EarlierRun, ...],

@@ -1,5 +1,5 @@
 """near_dup --against, streamed: earlier releases' signatures are read in batches, and only the
-rows that can pair with a current document are kept (as band keys, not signatures).
+rows that can pair with a current document are kept.
 
 An earlier document matters to this run only when it shares an LSH bucket with a current document
 in some band, or (short documents) the normalized text of one: pairs between two earlier documents
@@ -31,14 +31,14 @@ def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 def relevant(earlier: tuple[Any, ...], cur_sig: np.ndarray, cur_eligible: np.ndarray, cur_short: pl.Series,
              bands: int, rows: int, num_perm: int, batch: int = BATCH) -> tuple[pl.DataFrame, np.ndarray, int]:
     """(earlier rows that can pair with a current document: doc_id, n_shingles, short_norm, run;
-    their band keys [rows, bands]; how many earlier documents there were)."""
+    their signatures [rows, num_perm]; how many earlier documents there were)."""
     schema = {"doc_id": pl.String, "n_shingles": pl.Int64, "short_norm": pl.String, "run": pl.Int64}
     if not earlier:  # hashing every current band for nothing was a fifth of the judgement's time
-        return pl.DataFrame(schema=schema), np.zeros((0, bands), np.uint64), 0
+        return pl.DataFrame(schema=schema), np.zeros((0, num_perm), np.uint32), 0
     cur = cur_sig[cur_eligible]
     wanted = [np.unique(lsh.band_key(cur, b, rows)) for b in range(bands)]
     shorts = cur_short.drop_nulls().unique()
-    frames, keys, total = [], [], 0
+    frames, sigs, total = [], [], 0
     for pos, run in enumerate(earlier):
         height = run.index.select(pl.len()).collect().item()
         for start in range(0, height, batch):
@@ -54,6 +54,6 @@ def relevant(earlier: tuple[Any, ...], cur_sig: np.ndarray, cur_eligible: np.nda
             hit |= chunk["short_norm"].is_in(shorts.implode()).fill_null(False).to_numpy()
             if hit.any():
                 frames.append(chunk.filter(pl.Series(hit)).select(*_COLUMNS, run=pl.lit(pos, pl.Int64)))
-                keys.append(k[hit])
+                sigs.append(sig[hit])
     frame = pl.concat([pl.DataFrame(schema=schema), *(f.cast(schema) for f in frames)], how="vertical")
-    return frame, (np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)), total
+    return frame, (np.concatenate(sigs) if sigs else np.zeros((0, num_perm), np.uint32)), total

@@ -39,9 +39,9 @@ def test_streamed_earlier_releases_give_the_same_decisions(tmp_path: Path, monke
     dec = {r["doc_id"]: (r["decision"], r["evidence"]) for r in streamed.decisions.to_dicts()}
     assert [dec[i][0] for i in "abcde"] == ["removed", "removed", "kept", "removed", "removed"]
     assert '"duplicate_of":"o3"' in dec["a"][1].replace(" ", "") and '"duplicate_of":"o0"' not in dec["a"][1]
-    frame, keys, total = seen["out"]
+    frame, sigs, total = seen["out"]
     # of 73 earlier documents, only o3 and p30 (a's twins), o17 (b's) and the short one are kept
     assert total == 73 and sorted(frame["doc_id"].to_list()) == ["o17", "o3", "o40", "p30"]
-    assert keys.shape == (4, NearDup().banding()[0]) and keys.dtype == np.uint64
+    assert sigs.shape == (4, NearDup().num_perm) and sigs.dtype == np.uint32
     assert streamed.stats["earlier_documents"] == 73
     assert minhash.normalize_text("Short, doc!") == minhash.normalize_text("short doc")
