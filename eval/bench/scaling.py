@@ -116,12 +116,23 @@ def throughput(tmp: Path, docs: int, with_prefect: bool = True, threads: int | N
     with_it = f"x{med['dask, 1 worker'] / med['dask, 2 workers']:.2f} with Prefect, " if with_prefect else ""
     print(f"  2 workers / 1 worker (medians): {with_it}x{med[one] / med[two]:.2f} without; per repeat without: "
           + ", ".join(f"x{r:.2f}" for r in pairs) + " (goal >= 1.7 on 2 cores)")
-    print_units({w: {k: statistics.median(u[w][k] for u in units) for k in units[0][w]} for w in (1, 2)}, med)
+    print_units({w: {k: _median([u[w][k] for u in units]) for k in units[0][w]} for w in (1, 2)}, med)
+
+
+def _median(values: list):
+    if isinstance(values[0], dict):
+        return {k: statistics.median(v[k] for v in values) for k in values[0]}
+    return statistics.median(values)
+
+
+_CPU = "_cpu"  # per_unit key of a run's CPU seconds (client, workers) and its serial wall seconds
 
 
 def print_units(per_unit: dict[int, dict[str, float]], times: dict[str, float]) -> None:
     """Where the plain-Dask runs' wall time went, unit by unit: what a second worker shortens and what
-    it cannot (the rest is the cluster's start and stop)."""
+    it cannot (the rest is the cluster's start and stop), where the CPU went, and the best a second
+    worker could do (Amdahl: the 1-worker run's serial part unchanged, everything else halved)."""
+    cpu = {w: per_unit[w].pop(_CPU) for w in (1, 2)}
     one, two = per_unit[1], per_unit[2]
     print("  per unit, plain Dask, wall seconds: 1 worker -> 2 workers")
     for label in sorted(one.keys() | two.keys(), key=lambda k: -max(one.get(k, 0.0), two.get(k, 0.0))):
@@ -130,6 +141,15 @@ def print_units(per_unit: dict[int, dict[str, float]], times: dict[str, float]) 
     for w, d in ((1, one), (2, two)):
         total = times[f"dask without Prefect, {w} worker" + ("s" if w > 1 else "")]
         print(f"    cluster start/stop and planning, {w} worker(s): {total - sum(d.values()):.2f}")
+    for w in (1, 2):
+        c = cpu[w]
+        print(f"  {w} worker(s): CPU seconds client {c['client']:.1f} (planning, corpus-wide units, Dask's scheduler), "
+              f"workers {c['workers']:.1f}; serial wall (the client's units, cluster start, planning) {c['serial']:.1f} s")
+    t1, s2 = times["dask without Prefect, 1 worker"], cpu[2]["serial"]  # what the 2-worker run did in one process
+    print(f"  the best 2 workers could do with that serial part: {s2:.1f} + ({t1:.1f} - {s2:.1f}) / 2 s = "
+          f"x{t1 / (s2 + (t1 - s2) / 2):.2f}; "
+          f"the workers' CPU grew x{cpu[2]['workers'] / cpu[1]['workers']:.2f} from 1 to 2 (ingest moves to them; "
+          "two busy processes each run slower)")
 
 
 class _DaskUnits:
@@ -139,6 +159,7 @@ class _DaskUnits:
     def __init__(self, client, workers: int) -> None:
         self.client, self.workers = client, workers
         self.seconds: dict[str, float] = {}  # wall seconds per unit label ("quality", "finalize"...)
+        self.serial = 0.0  # wall seconds of the units run once for the whole corpus, in this process
 
     def _timed(self, label, run):
         start = time.perf_counter()
@@ -148,7 +169,11 @@ class _DaskUnits:
             self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - start
 
     def call(self, label, fn, *args):
-        return self._timed(label, lambda: fn(*args))
+        start = time.perf_counter()
+        try:
+            return self._timed(label, lambda: fn(*args))
+        finally:
+            self.serial += time.perf_counter() - start
 
     def map(self, label, fn, args):
         return self._timed(label, lambda: self.client.gather([self.client.submit(fn, *a, pure=False) for a in args]))
@@ -163,12 +188,16 @@ def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None 
     from flows.runners import local_cluster_kwargs, quiet_prefect
 
     quiet_prefect()  # distributed set its loggers' levels when imported just now
+    start, cpu = time.perf_counter(), time.process_time()
     with LocalCluster(**_pinned(local_cluster_kwargs(workers), threads)) as cluster, \
             Client(cluster) as client:
         units = _DaskUnits(client, workers)
         execute(make_plan(opts), units)
+        worker_cpu = sum(client.run(time.process_time).values())  # each worker process is new: its whole CPU
     if per_unit is not None:
-        per_unit[workers] = units.seconds
+        wall = time.perf_counter() - start
+        per_unit[workers] = units.seconds | {_CPU: {"client": time.process_time() - cpu, "workers": worker_cpu,
+                                                    "serial": wall - sum(units.seconds.values()) + units.serial}}
 
 
 def memory(tmp: Path, docs: int) -> None:
