@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.config import run_options
-from flows.execute import execute
+from flows.execute import Map, execute
 from flows.plan import RunOptions, make_plan
 from flows.runners import parallelism, share_api
 
@@ -43,6 +44,22 @@ class PrefectExecutor:
         t = task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)
         futures = [t.with_options(task_run_name=f"{label}-{unit}-{a[-1]:05d}").submit(*a) for a in args]
         return [f.result() for f in futures]
+
+    def chain(self, maps: list[Map]) -> list[float]:
+        """Every map's task runs submitted at once, each waiting only for the same shard's task run of
+        the map before (flows/execute.chain); returns when each map ended."""
+        submitted: list[list[Any]] = []
+        for label, fn, args in maps:
+            t = task(fn, name=label, cache_policy=NO_CACHE, retries=_RETRIES)
+            before = submitted[-1] if submitted else [None] * len(args)
+            submitted.append([t.with_options(task_run_name=f"{label}-shard-{a[-1]:05d}").submit(
+                *a, wait_for=[b] if b is not None else None) for a, b in zip(args, before, strict=True)])
+        ended = []
+        for futures in submitted:  # in map order: an upstream failure is raised as itself
+            for f in futures:
+                f.result()
+            ended.append(time.perf_counter())
+        return ended
 
 
 @flow(name="assay-curate", task_runner=ThreadPoolTaskRunner(max_workers=2), log_prints=True)

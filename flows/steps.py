@@ -73,6 +73,22 @@ def shards_of(step: StepPlan) -> list[Path]:
     return [Path(step.dir) / name for name in marker["shards"]]
 
 
+def shard_count(plan: Plan) -> int:
+    """Shards of every step of the run: ingest's (a stage keeps shard i of its input as its shard i,
+    however many documents it removes)."""
+    return len(shards_of(plan.steps[0]))
+
+
+def input_shard(plan: Plan, position: int, shard: int) -> Path:
+    """Shard `shard` of the step before `position`. Found by name, not through that step's marker:
+    when per-shard units are chained (flows/execute.py), the step before may be marked done only
+    after this unit ran."""
+    path = Path(plan.steps[position - 1].dir) / f"shard-{shard:05d}.parquet"
+    if not path.exists():
+        raise RunError(f"step {plan.steps[position].name!r}, shard {shard}: its input {path} does not exist")
+    return path
+
+
 def run_ingest(plan: Plan) -> dict[str, Any]:
     from flows.ingest.discover import DataFile
     from flows.ingest.read import IdBook, read_file
@@ -137,7 +153,7 @@ def _unique_quarantine_ids(rows: list[dict[str, Any]], taken: dict[str, str]) ->
 
 def _input(plan: Plan, position: int, shard: int) -> pl.DataFrame:
     step = plan.steps[position]
-    docs = pl.read_parquet(shards_of(plan.steps[position - 1])[shard], glob=False)
+    docs = pl.read_parquet(input_shard(plan, position, shard), glob=False)
     check_schema(docs, DOCUMENT_SCHEMA, f"input of stage {step.name!r}")
     return docs
 
