@@ -123,7 +123,8 @@ def main() -> None:
         vs_rensa = f"{value / results['rensa RMinHash']:.1f}" if "rensa RMinHash" in results else "-"
         print(f"{name:38s} {value:12,.0f} {value / base:13.1f} {vs_rensa:>8s}")
     print(f"stage: removed {stats['removed_by_reason']}, {stats['bands']}x{stats['rows']} bands, "
-          f"{stats['candidate_pairs_verified']} candidate pairs verified, {stats['candidate_pairs_above_threshold']} >= threshold")
+          f"{stats['candidate_pairs']} candidate pairs, {stats['candidate_pairs_screened_out']} screened out by their signatures, "
+          f"{stats['candidate_pairs_verified']} verified, {stats['candidate_pairs_above_threshold']} >= threshold")
 
 
 if __name__ == "__main__":

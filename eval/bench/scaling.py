@@ -134,13 +134,13 @@ def print_units(per_unit: dict[int, dict[str, float]], times: dict[str, float]) 
     worker could do (Amdahl: the 1-worker run's serial part unchanged, everything else halved)."""
     cpu = {w: per_unit[w].pop(_CPU) for w in (1, 2)}
     one, two = per_unit[1], per_unit[2]
-    print("  per unit, plain Dask, wall seconds: 1 worker -> 2 workers")
+    print("  per unit, plain Dask, wall seconds (* chained units: their own seconds / workers): 1 worker -> 2 workers")
     for label in sorted(one.keys() | two.keys(), key=lambda k: -max(one.get(k, 0.0), two.get(k, 0.0))):
         a, b = one.get(label, 0.0), two.get(label, 0.0)
         print(f"    {label:<24} {a:6.2f} -> {b:6.2f}" + (f"  x{a / b:.2f}" if a and b else ""))
     for w, d in ((1, one), (2, two)):
         total = times[f"dask without Prefect, {w} worker" + ("s" if w > 1 else "")]
-        print(f"    cluster start/stop and planning, {w} worker(s): {total - sum(d.values()):.2f}")
+        print(f"    the rest, {w} worker(s) (cluster start/stop, planning, workers idle in chains): {total - sum(d.values()):.2f}")
     for w in (1, 2):
         c = cpu[w]
         print(f"  {w} worker(s): CPU seconds client {c['client']:.1f} (planning, corpus-wide units, Dask's scheduler), "
@@ -179,24 +179,25 @@ class _DaskUnits:
         return self._timed(label, lambda: self.client.gather([self.client.submit(fn, *a, pure=False) for a in args]))
 
     def chain(self, maps):
-        """As the Prefect executor: unit i of a map waits only for unit i of the map before; each
-        map's seconds run until its last unit ended."""
+        """As the Prefect executor: unit i of a map waits only for unit i of the map before. Chained
+        maps overlap, so each is timed by its units' own seconds divided by the workers (an estimate
+        of its share of the wall time; the table marks it *)."""
         submitted = []
         for _, fn, args in maps:
             before = submitted[-1] if submitted else [None] * len(args)
             submitted.append([self.client.submit(_after, fn, a, b, pure=False) for a, b in zip(args, before, strict=True)])
-        ended, last = [], time.perf_counter()
+        ended = []
         for (label, _, _), futures in zip(maps, submitted, strict=True):
-            self.client.gather(futures)
+            busy = sum(seconds for _, seconds in self.client.gather(futures))
             ended.append(time.perf_counter())
-            self.seconds[label] = self.seconds.get(label, 0.0) + ended[-1] - last
-            last = ended[-1]
+            self.seconds[label + " *"] = self.seconds.get(label + " *", 0.0) + busy / self.workers
         return ended
 
 
 def _after(fn, args, upstream):
-    """fn(*args), run by Dask once `upstream` (a future, or None) is done."""
-    return fn(*args)
+    """(fn(*args), its seconds), run by Dask once `upstream` (a future, or None) is done."""
+    start = time.perf_counter()
+    return fn(*args), time.perf_counter() - start
 
 
 def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None = None,

@@ -14,7 +14,7 @@ def test_the_bound_keeps_the_serial_part_and_halves_the_rest(capsys) -> None:
     print_units(per_unit, {"dask without Prefect, 1 worker": 40.0, "dask without Prefect, 2 workers": 24.0})
     out = capsys.readouterr().out
     assert "30.00 ->  16.00  x1.88" in out
-    assert "cluster start/stop and planning, 1 worker(s): 9.00" in out  # 40 - 31: what no unit accounts for
+    assert "1 worker(s) (cluster start/stop, planning, workers idle in chains): 9.00" in out  # 40 - 31: no unit's
     # the 2-worker run's serial 4 s stays, the other 36 s of the 1-worker run halve: 40 / 22
     assert "4.0 + (40.0 - 4.0) / 2 s = x1.82" in out and "CPU grew x1.20" in out
 
@@ -26,5 +26,6 @@ def test_a_plain_dask_run_reports_its_cpu_and_serial_time(tmp_path: Path) -> Non
     cpu = per_unit[1][_CPU]
     assert cpu["workers"] > 0.1 and cpu["client"] > 0.1  # a worker ran the per-shard units; the client the rest
     serial_units = per_unit[1]["ingest"] + per_unit[1]["near_dup-judge"] + per_unit[1]["finalize"]
+    assert per_unit[1]["quality *"] > 0 and per_unit[1]["near_dup-split *"] > 0  # chained units, timed by their own seconds
     assert serial_units < cpu["serial"] < sum(v for k, v in per_unit[1].items() if k != _CPU) + cpu["serial"]
     assert (tmp_path / "run" / "ledger.duckdb").exists()
