@@ -132,6 +132,8 @@ def _execute(plan: Plan, ex: Executor, started: float) -> dict[str, Any]:
             pending.judge(step)
             pending.add(f"{step.name}-split", steps.run_split, step)
         pending.whole.append(step)
+        if plan.compact_work:  # one step at a time: its input text is dropped before the next runs (2 copies at most)
+            pending.run()
     pending.run()
     gc.restore(plan, ex, len(plan.steps) - 1)
     if plan.write_removed:  # removed/ takes each removing stage's input text

@@ -46,6 +46,21 @@ def test_a_run_taken_shard_by_shard_writes_the_same_bytes(tmp_path: Path) -> Non
     assert con.execute("SELECT count(*) FROM stages WHERE seconds >= 0").fetchone()[0] == len(stages)
 
 
+def test_compact_work_runs_one_step_at_a_time(tmp_path: Path) -> None:
+    """--compact-work drops a step's text once the next is done, so at most two copies exist: a chain
+    of several steps would hold one copy per step until its end."""
+    inp = corpus(tmp_path)
+    stages = ("provenance", "exact_dup", "quality")
+    ex = ShardWise()
+    chains = []
+    real = ex.chain
+    ex.chain = lambda maps: chains.append([label for label, _, _ in maps]) or real(maps)
+    execute(make_plan(opts(inp, tmp_path / "run", stages=stages, compact_work=True)), ex)
+    assert chains == [["provenance"], ["exact_dup-features"], ["exact_dup-split"], ["quality"]]
+    run_local(opts(inp, tmp_path / "local", stages=stages))
+    assert digest(tmp_path / "run") == digest(tmp_path / "local")
+
+
 def test_a_unit_whose_input_shard_is_missing_names_it(tmp_path: Path) -> None:
     from flows import steps
     from flows.errors import RunError
