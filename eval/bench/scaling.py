@@ -5,7 +5,9 @@
 - throughput: the local engine; the same units on a plain Dask cluster (no Prefect) of 1 and of 2
   worker processes; the Prefect flow on a local Dask cluster of 1 and of 2 (cluster start-up included,
   Prefect's temporary server already up); --docs x 2 generated documents (~3 KB, planted exact and
-  near duplicates) in 8 files, shards of 1/8 of them, every default stage.
+  near duplicates) in 8 files, shards of 1/8 of them, every default stage. For the plain Dask runs it
+  prints each unit's time, the CPU of the client and of the workers, the serial wall time, and the
+  best a second worker could do with that serial part (Amdahl).
 - memory: peak RSS of `assay run --engine local` at 1x and 10x --docs, same shard size (--docs), and
   work/ bytes per input GB before and after `assay gc --compact`.
 - prefect: what the Prefect engine adds to a small run: with its temporary server (empty
@@ -218,7 +220,7 @@ def plain_dask(opts, workers: int, per_unit: dict[int, dict[str, float]] | None 
     if per_unit is not None:
         wall = time.perf_counter() - start
         per_unit[workers] = units.seconds | {_CPU: {"client": time.process_time() - cpu, "workers": worker_cpu,
-                                                    "serial": wall - sum(units.seconds.values()) + units.serial}}
+                                                    "serial": wall - sum(units.seconds.values()) + units.serial, "wall": wall}}
 
 
 def memory(tmp: Path, docs: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from eval.bench.scaling import _CPU, corpus, plain_dask, print_units
 from flows.plan import RunOptions
 
@@ -25,6 +27,10 @@ def test_a_plain_dask_run_reports_its_cpu_and_serial_time(tmp_path: Path) -> Non
     plain_dask(RunOptions(inputs=(str(tmp_path / "in"),), out=tmp_path / "run", shard_size=100, progress=False), 1, per_unit, 1)
     cpu = per_unit[1][_CPU]
     assert cpu["workers"] > 0.1 and cpu["client"] > 0.1  # a worker ran the per-shard units; the client the rest
+    units = {k: v for k, v in per_unit[1].items() if k != _CPU}
+    calls = sum(v for k, v in units.items() if k in ("ingest", "finalize") or k.endswith(("-judge", "-finish")))
+    # serial: the units run in this process (calls), plus what no unit accounts for (cluster start, planning)
+    assert cpu["serial"] == pytest.approx(cpu["wall"] - sum(units.values()) + calls, abs=0.01)
     serial_units = per_unit[1]["ingest"] + per_unit[1]["near_dup-judge"] + per_unit[1]["finalize"]
     assert per_unit[1]["quality *"] > 0 and per_unit[1]["near_dup-split *"] > 0  # chained units, timed by their own seconds
     assert serial_units < cpu["serial"] < sum(v for k, v in per_unit[1].items() if k != _CPU) + cpu["serial"]
