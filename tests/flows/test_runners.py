@@ -85,6 +85,40 @@ def test_a_repeated_given_id_falls_back_to_the_serial_loop(tmp_path: Path) -> No
     assert digest(tmp_path / "split") == digest(tmp_path / "serial")
 
 
+def test_ids_that_clash_only_after_numbering_match_the_serial_loop(tmp_path: Path) -> None:
+    """A given id equal to a repeated text's numbered content id (`<id>-2`) is refused as the serial
+    book refuses it (the parts are dropped, the serial loop runs), and a quarantine id that a given id
+    took is suffixed the same way."""
+    import hashlib
+
+    from flows.fsutil import text_sha256
+    from schemas.render import hex_id
+
+    twice = hex_id(hashlib.sha1(prose(1).encode()).hexdigest())
+    d = tmp_path / "in"
+    write_jsonl(d / "a.jsonl", [{"text": prose(1)}, {"text": prose(1)}, {"text": prose(2)}])
+    write_jsonl(d / "b.jsonl", [{"id": f"{twice}-2", "text": prose(3)}, {"text": prose(4)}])
+    serial = run_local(opts(d, tmp_path / "serial", stages=("quality",)))
+    ex = TwoAtOnce()
+    execute(make_plan(opts(d, tmp_path / "split", stages=("quality",))), ex)
+    assert ex.labels[:3] == ["ingest-read", "ingest-ids", "ingest"] and serial["quarantined"] == 1
+    assert ingest_bytes(tmp_path / "split") == ingest_bytes(tmp_path / "serial")
+
+    e = tmp_path / "in2"
+    bad = f"q-{text_sha256('in2/a.jsonl')[:8]}-3"  # the quarantine id of a.jsonl's bad third line (named from the folder)
+    write_jsonl(e / "a.jsonl", [{"text": prose(1)}, {"text": prose(1)}], [b"{bad\n"])
+    write_jsonl(e / "b.jsonl", [{"id": bad, "text": prose(3)}, {"text": prose(1)}])
+    serial = run_local(opts(e, tmp_path / "serial2", stages=("quality",)))
+    ex = TwoAtOnce()
+    execute(make_plan(opts(e, tmp_path / "split2", stages=("quality",))), ex)
+    assert ex.labels[:4] == ["ingest-read", "ingest-ids", "ingest-write", "ingest-finish"]
+    assert ingest_bytes(tmp_path / "split2") == ingest_bytes(tmp_path / "serial2")
+    import polars as pl
+    q = pl.read_parquet(next((tmp_path / "split2" / "work").glob("00-ingest-*")) / "quarantine.parquet")
+    assert q["doc_id"].to_list() == [f"{bad}-q"]
+    assert digest(tmp_path / "split2") == digest(tmp_path / "serial2")
+
+
 def test_runner_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="--runner accepts one of local, threads, dask, ray"):
         check("spark", None, None)
