@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -40,9 +41,11 @@ def band_key(sig: np.ndarray, band: int, rows: int) -> np.ndarray:
     caller holds one uint64 column, not a [docs, bands] matrix."""
     if (band + 1) * rows > sig.shape[1]:
         raise ValueError(f"band {band} of {rows} rows needs {(band + 1) * rows} permutations, signatures have {sig.shape[1]}")
+    block = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)  # one pass over the rows, not one per column
     h = np.full(sig.shape[0], np.uint64(0x9E3779B97F4A7C15 ^ band), np.uint64)
     for r in range(rows):
-        h = (h ^ sig[:, band * rows + r].astype(np.uint64)) * np.uint64(0x100000001B3)
+        h ^= block[:, r]
+        h *= np.uint64(0x100000001B3)
         h ^= h >> np.uint64(29)
     return h
 
@@ -75,6 +78,19 @@ def unique_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pairs = pl.concat(found).unique().sort("lo", "hi")
     return pairs["hi"].to_numpy().astype(np.int64), pairs["lo"].to_numpy().astype(np.int64)
+
+
+def banded_pairs(key_of, bands: int, eligible: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (hi, lo) rank pairs sharing a bucket in any band; `key_of(b)` gives band b's keys.
+    `threads` bands at a time (numpy and polars release the GIL), each holding one key column;
+    the result does not depend on the order the bands finish in."""
+    def one(band: int) -> pl.DataFrame:
+        return band_pairs(key_of(band), eligible)
+
+    if threads <= 1 or bands <= 1:
+        return unique_pairs([one(b) for b in range(bands)])
+    with ThreadPoolExecutor(min(threads, bands)) as pool:
+        return unique_pairs(list(pool.map(one, range(bands))))
 
 
 def candidate_pairs(keys: np.ndarray, eligible: np.ndarray, window: int = 64) -> tuple[np.ndarray, np.ndarray]:

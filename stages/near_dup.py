@@ -23,6 +23,7 @@ naming the earlier doc_id and the run as the user gave it. The stage never opens
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -132,13 +133,9 @@ class NearDup:
 
         # Candidates band by band: one uint64 key column in memory at a time, hashed here (not with the
         # features) so that a new threshold or banding reuses the signatures.
-        found = []
-        for b in range(bands):
-            key = np.empty(n, np.uint64)
-            key[:m] = lsh.band_key(old_sig, b, rows)
-            key[rank_of_row] = lsh.band_key(cur_sig, b, rows)
-            found.append(lsh.band_pairs(key, counts > 0))
-        hi, lo = lsh.unique_pairs(found)
+        threads = pl.thread_pool_size()  # what this process may use (a pinned Dask worker: 1)
+        hi, lo = lsh.banded_pairs(functools.partial(_ranked_key, old_sig, cur_sig, rank_of_row, rows),
+                                  bands, counts > 0, threads)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
         # Screening: a pair sharing too few signature values cannot reach the threshold (lsh.screen_cut);
         # most candidates are such pairs, and verifying them read and shingled their texts for nothing.
@@ -248,6 +245,14 @@ def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
     return docs[column].cast(pl.Float64).fill_nan(None).alias("priority")
 
 
+def _ranked_key(old_sig: np.ndarray, cur_sig: np.ndarray, rank_of_row: np.ndarray, rows: int, band: int) -> np.ndarray:
+    """Band `band`'s keys by rank: earlier documents first, then current ones in priority order."""
+    key = np.empty(len(old_sig) + len(cur_sig), np.uint64)
+    key[:len(old_sig)] = lsh.band_key(old_sig, band, rows)
+    key[rank_of_row] = lsh.band_key(cur_sig, band, rows)
+    return key
+
+
 def _matrix(signatures: pl.Series, num_perm: int) -> np.ndarray:
     if signatures.is_empty():
         return np.zeros((0, num_perm), np.uint32)
@@ -301,7 +306,7 @@ def _verify(ranks: np.ndarray, texts: pl.Series, hi: np.ndarray, lo: np.ndarray,
     documents involved only (no Python sets, no per-document storage for the whole corpus)."""
     if len(hi) == 0:
         return np.zeros(0)
-    values, offsets = minhash.shingle_sets(texts, ngram)
+    values, offsets = minhash.shingle_sets(texts, ngram, threads=pl.thread_pool_size())
     return lsh.jaccard(values, offsets, np.searchsorted(ranks, hi), np.searchsorted(ranks, lo))
 
 

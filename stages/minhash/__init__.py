@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import numpy as np
@@ -97,19 +98,43 @@ def signatures(
     return sig, counts
 
 
-def shingle_sets(texts: pl.Series, ngram: int, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique uint64 shingle hashes of each raw text, concatenated, with offsets (n+1)."""
+def shingle_sets(texts: pl.Series, ngram: int, backend: str = "auto", threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique uint64 shingle hashes of each raw text, concatenated, with offsets (n+1).
+    With numba, `threads` slices of about equal bytes run at once (the kernel releases the GIL);
+    their results are concatenated, the same arrays as one call gives."""
     texts = nfkc(texts)
-    if _use_numba(backend):
-        lower, isword = char_tables()
-        buf, offsets = to_buffer(texts)
-        out = np.empty(max(int(offsets[-1] - offsets[0]) // 2 + 1, 1), np.uint64)
-        out_offsets = np.empty(len(offsets), np.int64)
-        used = _kernels().shingle_sets(buf, offsets, ngram, lower, isword, out, out_offsets)
-        return out[:used].copy(), out_offsets
-    from stages.minhash import fallback
+    if not _use_numba(backend):
+        from stages.minhash import fallback
 
-    return fallback.shingle_sets(*fallback.normalized_buffer(texts), ngram)
+        return fallback.shingle_sets(*fallback.normalized_buffer(texts), ngram)
+    cuts = _byte_slices(texts, threads)
+    if len(cuts) <= 2:
+        return _numba_sets(texts, ngram)
+    with ThreadPoolExecutor(len(cuts) - 1) as pool:
+        got = list(pool.map(lambda lo_hi: _numba_sets(texts.slice(lo_hi[0], lo_hi[1] - lo_hi[0]), ngram),
+                            zip(cuts[:-1], cuts[1:], strict=True)))
+    shift = np.cumsum([0] + [len(values) for values, _ in got[:-1]])
+    offsets = np.concatenate([np.zeros(1, np.int64)] + [off[1:] + s for (_, off), s in zip(got, shift, strict=True)])
+    return np.concatenate([values for values, _ in got]), offsets
+
+
+def _byte_slices(texts: pl.Series, parts: int) -> list[int]:
+    """Row boundaries [0, ..., n] cutting `texts` into at most `parts` slices of about equal bytes."""
+    n = len(texts)
+    if parts <= 1 or n < 2:
+        return [0, n]
+    ends = texts.str.len_bytes().cast(pl.Int64).cum_sum().to_numpy()
+    inner = np.searchsorted(ends, ends[-1] * np.arange(1, parts) / parts, side="right")
+    return sorted({0, n, *(int(c) for c in inner if 0 < c < n)})
+
+
+def _numba_sets(texts: pl.Series, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    lower, isword = char_tables()
+    buf, offsets = to_buffer(texts)
+    out = np.empty(max(int(offsets[-1] - offsets[0]) // 2 + 1, 1), np.uint64)
+    out_offsets = np.empty(len(offsets), np.int64)
+    used = _kernels().shingle_sets(buf, offsets, ngram, lower, isword, out, out_offsets)
+    return out[:used].copy(), out_offsets
 
 
 def _use_numba(backend: str) -> bool:

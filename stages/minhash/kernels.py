@@ -88,7 +88,7 @@ def signatures(buf, offsets, n, lower, isword, a, b, sig, n_shingles):
         sig[d, :] = row
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # threads run slices of one call at once (minhash.shingle_sets)
 def shingle_sets(buf, offsets, n, lower, isword, out, out_offsets):
     """Sorted, de-duplicated 64-bit shingle hashes of each document, concatenated; returns how many."""
     ndocs = offsets.shape[0] - 1

@@ -80,6 +80,20 @@ def test_shingle_sets_are_the_reference_hashes():
         assert values[offsets[i] : offsets[i + 1]].tolist() == ref
 
 
+@pytest.mark.skipif(not minhash.have_numba(), reason="numba not installed: shingle sets run in one call")
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_shingle_sets_in_threads_equal_one_call(threads):
+    """Slices of about equal bytes run at once; concatenated, they are the one call's arrays (the
+    slices are uneven here: a 300-word document among short ones, empty and null texts)."""
+    docs = pl.Series(varied_docs(500, seed=13), dtype=pl.String)
+    v1, o1 = minhash.shingle_sets(docs, 5)
+    vt, ot = minhash.shingle_sets(docs, 5, threads=threads)
+    assert len(minhash._byte_slices(docs, threads)) == threads + 1
+    assert np.array_equal(o1, ot) and np.array_equal(v1, vt) and len(v1) > 10_000
+    one, _ = minhash.shingle_sets(docs[:1], 5, threads=threads)  # fewer documents than threads
+    assert np.array_equal(one, v1[: o1[1]])
+
+
 def test_signatures_do_not_depend_on_block_size():
     docs = pl.Series(varied_docs(300, seed=9), dtype=pl.String)
     whole, _ = minhash.signatures(docs, 5, 128, 1, block=1000)

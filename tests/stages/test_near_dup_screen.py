@@ -86,3 +86,23 @@ def test_earlier_releases_are_screened_with_their_own_signatures(tmp_path: Path,
     every = stage.apply(docs, res)
     assert screened.decisions.equals(every.decisions)
     assert screened.stats["removed_against_earlier_runs"] > 0 and screened.stats["candidate_pairs_screened_out"] > 0
+
+
+@pytest.mark.parametrize("threads", [2, 5])
+def test_bands_in_threads_give_the_same_pairs(threads):
+    """Bands run `threads` at a time; the pairs (and so every decision) are the one-thread pairs."""
+    sig, counts = minhash.signatures(make_docs(graded_corpus())["text"], 5, 128, 1)
+    bands, rows = lsh.choose_bands(0.8, 128)
+    eligible = counts > 0
+    one = lsh.banded_pairs(lambda b: lsh.band_key(sig, b, rows), bands, eligible, threads=1)
+    many = lsh.banded_pairs(lambda b: lsh.band_key(sig, b, rows), bands, eligible, threads=threads)
+    assert len(one[0]) > 100 and all(np.array_equal(a, b) for a, b in zip(one, many, strict=True))
+    keys = lsh.band_keys(sig, bands, rows)
+    assert all(np.array_equal(a, b) for a, b in zip(one, lsh.candidate_pairs(keys, eligible), strict=True))
+    # one pair per band, each sharing that band's values alone: every band's pairs must be in
+    rng = np.random.default_rng(3)
+    sig = rng.integers(0, 2**32, size=(2 * bands, 128), dtype=np.uint32)
+    for b in range(bands):
+        sig[2 * b + 1, b * rows:(b + 1) * rows] = sig[2 * b, b * rows:(b + 1) * rows]
+    hi, lo = lsh.banded_pairs(lambda b: lsh.band_key(sig, b, rows), bands, np.ones(2 * bands, bool), threads=threads)
+    assert (hi.tolist(), lo.tolist()) == (list(range(0, 2 * bands, 2)), list(range(1, 2 * bands, 2)))
