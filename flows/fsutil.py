@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,16 @@ def file_sha256(path: Path) -> str:
         while block := fh.read(1 << 22):
             h.update(block)
     return h.hexdigest()
+
+
+def files_sha256(paths: list[Path]) -> list[str]:
+    """file_sha256 of each path, in order, a few files at a time: hashing and reading release the
+    GIL, and planning a run hashes every input (0.26 of its 0.4 s at 500 MB on one core)."""
+    threads = min(len(paths), os.cpu_count() or 1, 8)
+    if threads <= 1:
+        return [file_sha256(p) for p in paths]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(file_sha256, paths))
 
 
 def text_sha256(text: str) -> str:

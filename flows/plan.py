@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.errors import InputError
-from flows.fsutil import AUTO_LZ4_BYTES, WORK_COMPRESSIONS, file_sha256, package_versions, text_sha256
+from flows.fsutil import AUTO_LZ4_BYTES, WORK_COMPRESSIONS, files_sha256, package_versions, text_sha256
 from flows.ingest.config import IngestConfig
 from flows.inputs import resolve_option
 from stages import catalog
@@ -209,7 +209,8 @@ def make_plan(opts: RunOptions) -> Plan:
     check_out(out)
     found = discover(list(opts.inputs), exclude=out)
     check_inputs_outside(out, [(f.path, f.path) for f in found.files])
-    inputs = tuple(InputFile(f.path, f.name, f.format, file_sha256(Path(f.path)), Path(f.path).stat().st_size) for f in found.files)
+    digests = files_sha256([Path(f.path) for f in found.files])
+    inputs = tuple(InputFile(f.path, f.name, f.format, d, Path(f.path).stat().st_size) for f, d in zip(found.files, digests, strict=True))
     names = catalog.default_stages() if opts.stages is None else tuple(opts.stages)
     if len(set(names)) != len(names):
         raise ConfigError(f"a stage is named twice in {list(names)}")

@@ -38,3 +38,20 @@ def test_work_compression_changes_no_key_and_no_output(tmp_path: Path) -> None:
     run_local(RunOptions(inputs=(str(tmp_path / "in"),), out=tmp_path / "run2", stages=("exact_dup", "quality"),
                          progress=False, work_compression="none"))
     assert {p.name: p.read_bytes() for p in (tmp_path / "run2" / "curated").iterdir()} == first
+
+
+def test_inputs_are_hashed_in_threads_each_to_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan's input digests, hashed a few files at a time, are each file's own, in input order."""
+    import hashlib
+
+    from flows import fsutil
+
+    d = tmp_path / "in"
+    sizes = [5_000_000, 10, 3_000_000, 0, 9_000_001, 77]  # uneven: the small ones finish first
+    for i, n in enumerate(sizes):
+        (d / f"f{i}.jsonl").parent.mkdir(exist_ok=True)
+        (d / f"f{i}.jsonl").write_bytes((b'{"text": "%d"}\n' % i) * (n // 14 + 1))
+    monkeypatch.setattr(fsutil.os, "cpu_count", lambda: 4)
+    plan = make_plan(RunOptions(inputs=(str(d),), out=tmp_path / "run", stages=("quality",), progress=False))
+    assert [i.sha256 for i in plan.inputs] == [hashlib.sha256(Path(i.path).read_bytes()).hexdigest() for i in plan.inputs]
+    assert [Path(i.path).name for i in plan.inputs] == [f"f{i}.jsonl" for i in range(len(sizes))]
