@@ -135,6 +135,28 @@ def agreements(rows_of, hi: np.ndarray, lo: np.ndarray, chunk: int = 1 << 15) ->
     return out
 
 
+def ranked_band_key(old_sig: np.ndarray, cur_sig: np.ndarray, rank_of_row: np.ndarray, rows: int, band: int) -> np.ndarray:
+    """Band `band`'s keys by rank: earlier documents first, then current ones in priority order."""
+    key = np.empty(len(old_sig) + len(cur_sig), np.uint64)
+    key[:len(old_sig)] = band_key(old_sig, band, rows)
+    key[rank_of_row] = band_key(cur_sig, band, rows)
+    return key
+
+
+def shared_values(old_sig: np.ndarray, cur_sig: np.ndarray, order: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Signature values each (hi, lo) rank pair shares: ranks below len(old_sig) are earlier
+    documents, the rest current ones in priority order (`order`: rank - m -> feature row)."""
+    m = len(old_sig)
+
+    def rows(ranks: np.ndarray) -> np.ndarray:
+        out, old = np.empty((len(ranks), cur_sig.shape[1]), np.uint32), ranks < m
+        out[old] = old_sig[ranks[old]]
+        out[~old] = cur_sig[order[ranks[~old] - m]]
+        return out
+
+    return agreements(rows, hi, lo)
+
+
 def _jaccard_kernel(values, offsets, a, b, out):
     """Exact Jaccard of sorted unique sets values[offsets[i]:offsets[i+1]] for pairs (a[k], b[k])."""
     for k in range(a.shape[0]):

@@ -134,13 +134,13 @@ class NearDup:
         # Candidates band by band: one uint64 key column in memory at a time, hashed here (not with the
         # features) so that a new threshold or banding reuses the signatures.
         threads = pl.thread_pool_size()  # what this process may use (a pinned Dask worker: 1)
-        hi, lo = lsh.banded_pairs(functools.partial(_ranked_key, old_sig, cur_sig, rank_of_row, rows),
+        hi, lo = lsh.banded_pairs(functools.partial(lsh.ranked_band_key, old_sig, cur_sig, rank_of_row, rows),
                                   bands, counts > 0, threads)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run
         # Screening: a pair sharing too few signature values cannot reach the threshold (lsh.screen_cut);
         # most candidates are such pairs, and verifying them read and shingled their texts for nothing.
         n_candidates = len(hi)
-        passed = _shared_values(old_sig, cur_sig, order, hi, lo) > lsh.screen_cut(self.threshold, self.num_perm)
+        passed = lsh.shared_values(old_sig, cur_sig, order, hi, lo) > lsh.screen_cut(self.threshold, self.num_perm)
         hi, lo = hi[passed], lo[passed]
         del old_sig, cur_sig
         t_cand = time.perf_counter()
@@ -245,32 +245,10 @@ def priority_key(docs: pl.DataFrame, keep: str) -> pl.Series:
     return docs[column].cast(pl.Float64).fill_nan(None).alias("priority")
 
 
-def _ranked_key(old_sig: np.ndarray, cur_sig: np.ndarray, rank_of_row: np.ndarray, rows: int, band: int) -> np.ndarray:
-    """Band `band`'s keys by rank: earlier documents first, then current ones in priority order."""
-    key = np.empty(len(old_sig) + len(cur_sig), np.uint64)
-    key[:len(old_sig)] = lsh.band_key(old_sig, band, rows)
-    key[rank_of_row] = lsh.band_key(cur_sig, band, rows)
-    return key
-
-
 def _matrix(signatures: pl.Series, num_perm: int) -> np.ndarray:
     if signatures.is_empty():
         return np.zeros((0, num_perm), np.uint32)
     return np.asarray(signatures.cast(pl.Array(pl.UInt32, num_perm)).to_numpy(), np.uint32)
-
-
-def _shared_values(old_sig: np.ndarray, cur_sig: np.ndarray, order: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Signature values each (hi, lo) rank pair shares: ranks below len(old_sig) are earlier
-    documents, the rest current ones in priority order (`order`: rank - m -> feature row)."""
-    m = len(old_sig)
-
-    def rows(ranks: np.ndarray) -> np.ndarray:
-        out, old = np.empty((len(ranks), cur_sig.shape[1]), np.uint32), ranks < m
-        out[old] = old_sig[ranks[old]]
-        out[~old] = cur_sig[order[ranks[~old] - m]]
-        return out
-
-    return lsh.agreements(rows, hi, lo)
 
 
 def _texts_of(ranks: np.ndarray, ids: list[str], m: int, run_of: pl.Series, earlier: tuple[EarlierRun, ...],
