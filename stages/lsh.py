@@ -80,6 +80,17 @@ def unique_pairs(found: list[pl.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
     return pairs["hi"].to_numpy().astype(np.int64), pairs["lo"].to_numpy().astype(np.int64)
 
 
+BAND_MEMORY = 1 << 30  # bytes of band keys and pairing frames that bands paired at once may hold together
+
+
+def band_threads(n: int, threads: int) -> int:
+    """How many bands to pair at once: up to `threads`, while the peak of hashing and pairing one band
+    (140 bytes a document, measured at 5M documents; 160 counted) stays within BAND_MEMORY for all of
+    them together. At 160k documents that is every thread; from ~6.7M documents one band at a time,
+    as before threads were used."""
+    return max(1, min(threads, BAND_MEMORY // max(1, 160 * n)))
+
+
 def banded_pairs(key_of, bands: int, eligible: np.ndarray, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Unique (hi, lo) rank pairs sharing a bucket in any band; `key_of(b)` gives band b's keys.
     `threads` bands at a time (numpy and polars release the GIL), each holding one key column;

@@ -133,7 +133,7 @@ class NearDup:
 
         # Candidates band by band: one uint64 key column in memory at a time, hashed here (not with the
         # features) so that a new threshold or banding reuses the signatures.
-        threads = pl.thread_pool_size()  # what this process may use (a pinned Dask worker: 1)
+        threads = lsh.band_threads(n, pl.thread_pool_size())  # a pinned Dask worker has 1
         hi, lo = lsh.banded_pairs(functools.partial(lsh.ranked_band_key, old_sig, cur_sig, rank_of_row, rows),
                                   bands, counts > 0, threads)
         hi, lo = hi[lo >= m], lo[lo >= m]  # earlier documents were settled in their own run

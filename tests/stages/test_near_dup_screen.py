@@ -106,3 +106,10 @@ def test_bands_in_threads_give_the_same_pairs(threads):
         sig[2 * b + 1, b * rows:(b + 1) * rows] = sig[2 * b, b * rows:(b + 1) * rows]
     hi, lo = lsh.banded_pairs(lambda b: lsh.band_key(sig, b, rows), bands, np.ones(2 * bands, bool), threads=threads)
     assert (hi.tolist(), lo.tolist()) == (list(range(0, 2 * bands, 2)), list(range(1, 2 * bands, 2)))
+
+
+def test_bands_paired_at_once_stay_within_the_memory_budget():
+    assert lsh.band_threads(160_000, 2) == 2 and lsh.band_threads(160_000, 64) == 41
+    assert lsh.band_threads(7_000_000, 16) == 1 and lsh.band_threads(0, 4) == 4
+    assert all(lsh.band_threads(n, 16) * 160 * n <= lsh.BAND_MEMORY or lsh.band_threads(n, 16) == 1
+               for n in (1, 10**4, 10**5, 10**6, 3 * 10**6, 10**8))
